@@ -1,0 +1,42 @@
+# facmon — the two commands: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+INFLUX ?=
+
+.PHONY: demo test lint typecheck unit integration clean
+
+# The venv is (re)built when absent or when pyproject.toml changes.
+$(BIN)/facmon: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+## Run the whole system with simulated devices on embedded defaults (Ctrl-C stops it).
+demo: $(BIN)/facmon
+	$(BIN)/facmon demo --port $(PORT) $(if $(INFLUX),--influx $(INFLUX))
+
+## Install the test services if missing, then lint, type-check and run the whole suite.
+test: $(BIN)/facmon
+	bash tests/setup-services.sh
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+lint: $(BIN)/facmon
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+typecheck: $(BIN)/facmon
+	$(BIN)/mypy
+
+unit: $(BIN)/facmon
+	$(BIN)/pytest -m "not integration"
+
+integration: $(BIN)/facmon
+	bash tests/setup-services.sh
+	$(BIN)/pytest -m integration
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info

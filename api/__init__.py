@@ -1,0 +1,1 @@
+"""The API service: live state, the asset-status API, rules and alerts."""

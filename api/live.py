@@ -1,0 +1,141 @@
+"""Live state: the newest readings, device states and gateway statuses, kept in memory.
+
+:class:`LiveState` is the pure core (it applies messages); :class:`LiveFeed` is the MQTT
+adapter that subscribes to the contract topics and feeds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+import aiomqtt
+
+from facmon.backoff import Backoff
+from facmon.contract import (
+    ContractError,
+    DataEnvelope,
+    StateEnvelope,
+    StatusEnvelope,
+    Topic,
+    TopicKind,
+    parse_envelope,
+    subscription,
+)
+from facmon.mqtt import BrokerConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LiveDevice:
+    """What is known right now about one device."""
+
+    device: str
+    site: str
+    gateway: str
+    measurement: str | None = None
+    ts: int | None = None
+    seq: int | None = None
+    values: dict[str, bool | int | float | str] = field(default_factory=dict)
+    quality: dict[str, str] = field(default_factory=dict)
+    state: str | None = None
+    state_since: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class LiveState:
+    """Applies contract messages; keeps the newest of everything."""
+
+    devices: dict[str, LiveDevice] = field(default_factory=dict)
+    gateways: dict[tuple[str, str], StatusEnvelope] = field(default_factory=dict)
+    rejected: int = 0
+
+    def apply(self, topic: Topic, payload: bytes) -> None:
+        """Apply one message.
+
+        Raises:
+            ContractError: the payload is not a valid envelope for the topic.
+        """
+        if topic.kind is TopicKind.STATUS:
+            status = parse_envelope(StatusEnvelope, payload)
+            self.gateways[(str(topic.site), str(topic.gateway))] = status
+            return
+        if topic.kind is TopicKind.DATA:
+            data = parse_envelope(DataEnvelope, payload)
+            device = self._device(topic)
+            if device.ts is None or data.ts >= device.ts:
+                device.ts, device.seq, device.measurement = data.ts, data.seq, data.measurement
+                device.values.update(data.values)
+                device.quality = dict(data.quality)
+            return
+        if topic.kind is TopicKind.STATE:
+            state = parse_envelope(StateEnvelope, payload)
+            device = self._device(topic)
+            device.state, device.state_since, device.error = state.state, state.since, state.error
+
+    def _device(self, topic: Topic) -> LiveDevice:
+        name = str(topic.device)
+        device = self.devices.get(name)
+        if device is None:
+            device = self.devices[name] = LiveDevice(name, str(topic.site), str(topic.gateway))
+        else:
+            device.site, device.gateway = str(topic.site), str(topic.gateway)
+        return device
+
+
+class LiveFeed:
+    """Subscribes to data, state and status topics and applies them to a :class:`LiveState`."""
+
+    def __init__(self, broker: BrokerConfig, prefix: str, state: LiveState) -> None:
+        """Prepare; :meth:`run` connects."""
+        self.broker = broker
+        self.prefix = prefix
+        self.state = state
+        self.connected = False
+
+    async def run(self) -> None:
+        """Follow the broker until cancelled, reconnecting with backoff."""
+        backoff = Backoff()
+        reported = False
+        filters = [
+            subscription(k, self.prefix)
+            for k in (TopicKind.DATA, TopicKind.STATE, TopicKind.STATUS)
+        ]
+        password = self.broker.password.get_secret_value() if self.broker.password else None
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    self.broker.host,
+                    self.broker.port,
+                    username=self.broker.username,
+                    password=password,
+                    identifier=f"facmon-api-{int(time.time() * 1000) % 1_000_000_000}",
+                    keepalive=self.broker.keepalive_s,
+                    timeout=10,
+                ) as client:
+                    for topic_filter in filters:
+                        await client.subscribe(topic_filter, qos=1)
+                    self.connected, reported = True, False
+                    backoff.reset()
+                    log.info("live state following %s", self.broker.url)
+                    async for message in client.messages:
+                        self._apply(str(message.topic), message.payload)
+            except aiomqtt.MqttError as exc:
+                self.connected = False
+                if not reported:
+                    log.warning("live feed lost %s: %s; retrying", self.broker.url, exc)
+                    reported = True
+                await asyncio.sleep(backoff.next())
+
+    def _apply(self, topic: str, payload: object) -> None:
+        if not isinstance(payload, bytes | bytearray):
+            return
+        try:
+            self.state.apply(Topic.parse(topic, self.prefix), bytes(payload))
+        except ContractError as exc:
+            self.state.rejected += 1
+            log.debug("ignored %s: %s", topic[:200], exc.reason)

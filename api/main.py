@@ -1,0 +1,79 @@
+"""Build the FastAPI application and run it with its live feed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import uvicorn
+from fastapi import FastAPI
+
+from api.config import ApiConfig
+from api.live import LiveFeed, LiveState
+from api.routes import devices, health
+from collector.sinks import TelemetryReader
+from collector.sinks.factory import make_reader
+from facmon import __version__
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """What the routes need, built once in :func:`run` and held on ``app.state``."""
+
+    live: LiveState
+    feed: LiveFeed
+    reader: TelemetryReader
+
+
+def create_app(services: Services) -> FastAPI:
+    """Return the application serving ``services``."""
+    app = FastAPI(
+        title="facmon API",
+        version=__version__,
+        description="Live state and files of every room and asset.",
+    )
+    app.state.services = services
+    app.include_router(health.router)
+    app.include_router(devices.router)
+    return app
+
+
+async def serve(server: uvicorn.Server) -> None:
+    """Run ``server`` until cancelled, then let it finish open requests and close its socket."""
+    task = asyncio.create_task(server.serve())
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        server.should_exit = True
+        await task
+        raise
+
+
+class ApiService:
+    """The API process: live feed plus HTTP server."""
+
+    def __init__(self, config: ApiConfig) -> None:
+        """Build the services and the app; nothing listens until :meth:`run`."""
+        self.config = config
+        live = LiveState()
+        self.services = Services(
+            live, LiveFeed(config.broker, config.prefix, live), make_reader(config.store)
+        )
+        self.app = create_app(self.services)
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                self.app, host=config.host, port=config.port, log_config=None, access_log=False
+            )
+        )
+
+    async def run(self) -> None:
+        """Serve until cancelled."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self.services.feed.run())
+                group.create_task(serve(self.server))
+        finally:
+            await self.services.reader.close()

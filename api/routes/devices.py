@@ -1,0 +1,67 @@
+"""``/api/v1/devices``: devices and their newest values."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Request
+
+from api.live import LiveDevice
+from api.schemas import DeviceLatest, DeviceSummary, Problem
+from collector.record import DeviceLatest as StoredLatest
+from collector.sinks import SinkError
+
+router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
+
+DeviceId = Annotated[
+    str, Path(pattern=r"^[a-z0-9_-]+$", max_length=64, description="Device id (slug)")
+]
+
+
+@router.get("", response_model=list[DeviceSummary])
+async def list_devices(request: Request) -> list[DeviceSummary]:
+    """List the devices seen live on the broker, by id."""
+    live = request.app.state.services.live
+    return [
+        DeviceSummary(device=d.device, site=d.site, gateway=d.gateway, state=d.state, ts=d.ts)
+        for d in sorted(live.devices.values(), key=lambda d: d.device)
+    ]
+
+
+@router.get(
+    "/{device}/latest",
+    response_model=DeviceLatest,
+    responses={404: {"model": Problem}, 503: {"model": Problem}},
+)
+async def latest(device: DeviceId, request: Request) -> DeviceLatest:
+    """Return the newest values of a device: live from the broker, else read back from the store."""
+    services = request.app.state.services
+    live = services.live.devices.get(device)
+    if live is not None and live.ts is not None:
+        return _public(live, live.ts, live.state, "live")
+    try:
+        stored = await services.reader.latest(device)
+    except SinkError as exc:
+        raise HTTPException(503, f"the telemetry store cannot be read: {exc}") from None
+    if stored is None:
+        raise HTTPException(404, f"no readings for device {device!r} yet")
+    return _public(stored, stored.ts, live.state if live else None, "store")
+
+
+def _public(
+    newest: LiveDevice | StoredLatest, ts: int, state: str | None, source: Literal["live", "store"]
+) -> DeviceLatest:
+    return DeviceLatest(
+        device=newest.device,
+        site=newest.site,
+        gateway=newest.gateway,
+        measurement=newest.measurement,
+        ts=ts,
+        time=datetime.fromtimestamp(ts / 1000, UTC),
+        seq=newest.seq,
+        values=newest.values,
+        quality=newest.quality,
+        state=state,
+        source=source,
+    )

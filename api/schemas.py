@@ -1,0 +1,49 @@
+"""Public response schemas of the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Health(BaseModel):
+    """Liveness, and whether the API is following the broker."""
+
+    status: Literal["ok"] = "ok"
+    version: str
+    broker_connected: bool
+    devices: int = Field(description="Devices seen on the broker since start")
+
+
+class DeviceSummary(BaseModel):
+    """A device as seen live on the broker."""
+
+    device: str
+    site: str
+    gateway: str
+    state: str | None
+    ts: int | None = Field(description="Newest reading, epoch milliseconds")
+
+
+class DeviceLatest(BaseModel):
+    """The newest values of a device."""
+
+    device: str
+    site: str
+    gateway: str
+    measurement: str | None
+    ts: int = Field(description="Time of the newest reading, epoch milliseconds")
+    time: datetime = Field(description="The same time, ISO 8601 UTC")
+    seq: int | None
+    values: dict[str, bool | int | float | str]
+    quality: dict[str, str] = Field(description="Points flagged bad or uncertain")
+    state: str | None = Field(description="online, degraded or offline, as the gateway reports")
+    source: Literal["live", "store"] = Field(description="live: from the broker; store: read back")
+
+
+class Problem(BaseModel):
+    """An error response."""
+
+    detail: str

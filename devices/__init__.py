@@ -1,0 +1,1 @@
+"""Device knowledge as data: profiles, register decoding, the profile library and simulators."""

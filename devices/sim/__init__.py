@@ -1,0 +1,1 @@
+"""Simulators built from the same profiles the gateway reads."""

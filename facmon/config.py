@@ -1,0 +1,176 @@
+"""Load a component's configuration: a YAML file, then ``FACMON_*`` environment overrides.
+
+Each component has one pydantic model for its configuration. :func:`load_config` reads the
+file, applies the environment (``FACMON_UPLINK__URL=mqtt://...`` sets ``uplink.url``;
+``__`` separates levels, a number selects a list item; values are parsed as YAML scalars),
+validates once, and on any error raises :class:`ConfigError` naming the file, the line, the
+field and what was wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+ENV_PREFIX = "FACMON_"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ConfigModel(BaseModel):
+    """Base of every configuration model: unknown keys are errors (they are usually typos)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class ConfigError(Exception):
+    """A configuration could not be loaded; the message names the source and field."""
+
+
+class FieldError(ValueError):
+    """Raised by a cross-field validator to point at the field at fault.
+
+    ``loc`` is relative to the model whose validator raises it, e.g. ``("points", 3, "address")``;
+    error messages then name that field and its line instead of the whole model.
+    """
+
+    def __init__(self, message: str, *loc: str | int) -> None:
+        """Keep the message and the location."""
+        super().__init__(message)
+        self.loc = loc
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A YAML loader that records the line of every mapping value and sequence item."""
+
+
+def _read_yaml(path: Path) -> tuple[Any, dict[tuple[str | int, ...], int]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        node = yaml.compose(text, Loader=_LineLoader)
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}{where}: invalid YAML: {problem}") from None
+    lines: dict[tuple[str | int, ...], int] = {}
+    if node is not None:
+        _index_lines(node, (), lines)
+    return data, lines
+
+
+def _index_lines(
+    node: yaml.Node, loc: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]
+) -> None:
+    lines[loc] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            _index_lines(value_node, (*loc, str(key_node.value)), lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _index_lines(item, (*loc, index), lines)
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str], fields: set[str]) -> list[str]:
+    """Overlay ``FACMON_A__B`` variables whose first level is a field; return their names."""
+    applied = []
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path: list[str | int] = [
+            int(p) if p.isdigit() else p.lower() for p in name[len(ENV_PREFIX) :].split("__")
+        ]
+        if not path or path[0] not in fields:
+            continue
+        try:
+            value = yaml.safe_load(env[name]) if env[name] else ""
+        except yaml.YAMLError:
+            value = env[name]
+        _set_path(data, path, value, name)
+        applied.append(name)
+    return applied
+
+
+def _set_path(data: Any, path: list[str | int], value: Any, source: str) -> None:
+    target = data
+    for step, key in enumerate(path[:-1]):
+        nxt = path[step + 1]
+        try:
+            child = target[key]
+        except (KeyError, IndexError, TypeError):
+            if isinstance(key, int):
+                raise ConfigError(f"{source}: list index {key} does not exist") from None
+            child = [] if isinstance(nxt, int) else {}
+            target[key] = child
+        target = child
+    try:
+        target[path[-1]] = value
+    except (IndexError, TypeError):
+        raise ConfigError(f"{source}: cannot set {'.'.join(map(str, path))}") from None
+
+
+def load_config(model: type[M], path: Path | None, env: Mapping[str, str] | None = None) -> M:
+    """Load and validate ``model`` from the YAML file ``path`` (optional) and the environment.
+
+    Raises:
+        ConfigError: the file is missing or not YAML, or a field is invalid; the message reads
+            ``file:line: field.path: what was wrong`` (or names the environment variable).
+    """
+    env = os.environ if env is None else env
+    data: Any = {}
+    lines: dict[tuple[str | int, ...], int] = {}
+    source = str(path) if path is not None else "(defaults)"
+    if path is not None:
+        data, lines = _read_yaml(path)
+        if data is None:
+            data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of settings")
+    applied = _apply_env(data, env, set(model.model_fields))
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source, lines, applied)) from None
+
+
+def _describe(
+    exc: ValidationError,
+    source: str,
+    lines: dict[tuple[str | int, ...], int],
+    applied: list[str],
+) -> str:
+    messages = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, FieldError):
+            loc += cause.loc
+        field = _field_path(loc)
+        env_name = ENV_PREFIX + "__".join(str(p).upper() for p in loc)
+        origin = next((n for n in applied if env_name.startswith(n)), None)
+        if origin is not None:
+            where = f"{origin} (environment)"
+        else:
+            line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
+            where = f"{source}:{line}" if line is not None else source
+        message = error["msg"].removeprefix("Value error, ")
+        messages.append(f"{where}: {field}: {message}")
+    return "\n".join(messages)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"

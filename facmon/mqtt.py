@@ -1,0 +1,54 @@
+"""Broker addresses as configured (``mqtt://user:pass@host:port``), shared by every component."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, Field, SecretStr
+
+from facmon.config import ConfigModel
+
+
+def _check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts"):
+        raise ValueError(f"broker URL must start with mqtt:// or mqtts://, not {url!r}")
+    if not parts.hostname:
+        raise ValueError(f"broker URL {url!r} has no host")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise ValueError(f"broker URL {url!r} has a bad port") from None
+    return url
+
+
+class BrokerConfig(ConfigModel):
+    """How to reach the MQTT broker."""
+
+    url: Annotated[str, AfterValidator(_check_url)] = "mqtt://127.0.0.1:1883"
+    """Broker address: `mqtt://host:port`, or `mqtts://` for TLS (port 8883 by default)."""
+    client_id: str | None = None
+    """MQTT client id; derived from the component's identity when absent."""
+    username: str | None = None
+    """User name, when the broker requires authentication."""
+    password: SecretStr | None = None
+    """Password; set it through the environment, never in the file."""
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    """MQTT keep-alive interval in seconds."""
+
+    @property
+    def host(self) -> str:
+        """The broker's host name."""
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        """The broker's port (1883, or 8883 for ``mqtts``, unless given)."""
+        parts = urlsplit(self.url)
+        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+    @property
+    def tls(self) -> bool:
+        """Whether the connection uses TLS."""
+        return urlsplit(self.url).scheme == "mqtts"

@@ -1,0 +1,1 @@
+"""The edge gateway: polls devices, turns readings into envelopes and sends them uplink."""

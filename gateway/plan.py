@@ -1,0 +1,60 @@
+"""Compile a profile into a read plan: the fewest requests that read every point (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from devices.profile import Point, Profile, Table
+
+MAX_REGISTERS = 125
+"""Most registers one read request may ask for (Modbus Application Protocol §6.3, §6.4)."""
+MAX_BITS = 2000
+"""Most coils or discrete inputs one read request may ask for (§6.1, §6.2)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRequest:
+    """One Modbus read: ``count`` registers (or bits) of ``table`` from ``address``."""
+
+    table: Table
+    address: int
+    count: int
+    points: tuple[Point, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadPlan:
+    """Every request needed to read a profile once, in table and address order."""
+
+    profile: Profile
+    requests: tuple[ReadRequest, ...]
+
+
+def compile_plan(profile: Profile, max_gap: int = 8) -> ReadPlan:
+    """Merge neighbouring points into requests.
+
+    Two points share a request when the registers between them number at most ``max_gap``
+    and the request stays within the protocol's limit for its table.
+    """
+    requests: list[ReadRequest] = []
+    ordered = sorted(profile.points, key=lambda p: (list(Table).index(p.table), p.address))
+    group: list[Point] = []
+    for point in ordered:
+        if group:
+            first, last_end = group[0], max(p.end for p in group)
+            limit = MAX_BITS if point.table.is_bits else MAX_REGISTERS
+            fits = point.end - first.address <= limit
+            if point.table is first.table and point.address - last_end <= max_gap and fits:
+                group.append(point)
+                continue
+            requests.append(_request(group))
+        group = [point]
+    if group:
+        requests.append(_request(group))
+    return ReadPlan(profile, tuple(requests))
+
+
+def _request(points: list[Point]) -> ReadRequest:
+    start = points[0].address
+    end = max(p.end for p in points)
+    return ReadRequest(points[0].table, start, end - start, tuple(points))

@@ -1,0 +1,40 @@
+"""Live state applies contract messages and keeps the newest."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from api.live import LiveState
+from facmon.contract import EnvelopeError, Topic, TopicKind
+
+
+def data(ts: int, values: dict[str, object]) -> bytes:
+    return orjson.dumps({"ts": ts, "seq": ts, "measurement": "ups", "values": values})
+
+
+def test_newest_values_win_and_points_accumulate() -> None:
+    state = LiveState()
+    topic = Topic(TopicKind.DATA, "hq", "gw1", "ups-1")
+    state.apply(topic, data(2000, {"v": 2.0}))
+    state.apply(topic, data(1000, {"v": 1.0}))
+    state.apply(topic, data(3000, {"w": 3.0}))
+    device = state.devices["ups-1"]
+    assert device.values == {"v": 2.0, "w": 3.0}
+    assert device.ts == 3000
+
+
+def test_state_and_status() -> None:
+    state = LiveState()
+    state.apply(
+        Topic(TopicKind.STATE, "hq", "gw1", "ups-1"),
+        b'{"state": "offline", "since": 5, "error": "timeout"}',
+    )
+    state.apply(Topic(TopicKind.STATUS, "hq", "gw1"), b'{"state": "online", "ts": 5}')
+    assert state.devices["ups-1"].state == "offline"
+    assert state.gateways[("hq", "gw1")].state == "online"
+
+
+def test_bad_payloads_raise() -> None:
+    with pytest.raises(EnvelopeError):
+        LiveState().apply(Topic(TopicKind.DATA, "hq", "gw1", "d"), b'{"ts": "x"}')

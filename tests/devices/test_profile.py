@@ -1,0 +1,67 @@
+"""Profiles: the shipped library validates; broken profiles are refused with file, line, field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devices.codec import ByteOrder
+from devices.library import ProfileError, load_profile, resolve_profile
+from devices.profile import PROFILE_DIR
+
+
+@pytest.mark.parametrize("path", sorted(PROFILE_DIR.glob("*.yaml")), ids=lambda p: p.stem)
+def test_library_profiles_are_valid(path: Path) -> None:
+    profile = load_profile(path)
+    assert profile.name == path.stem
+    assert profile.points
+
+
+def test_aliases_are_normalised() -> None:
+    assert resolve_profile("ups").point("battery_voltage").order is ByteOrder.CDAB
+
+
+BASE = """\
+name: broken
+vendor: x
+model: y
+category: energy
+measurement: m
+points:
+  - {name: a, table: holding, address: 0, type: uint16}
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("  - {name: b, table: holding, address: 0, type: uint16}\n", "overlap at address 0"),
+        ("  - {name: a, table: holding, address: 5, type: uint16}\n", "'a' is used twice"),
+        (
+            "  - {name: b, table: holding, address: 3, type: bool}\n",
+            "bool point must be in the coil",
+        ),
+        ("  - {name: b, table: coil, address: 3, type: int16}\n", "must be of type bool"),
+        (
+            "  - {name: b, table: input, address: 3, type: float32, order: middle}\n",
+            "unknown byte order",
+        ),
+        ("  - {name: b, table: input, address: 65535, type: float32}\n", "run past 65535"),
+        ("  - {name: b, table: input, address: 9, type: uint16, access: rw}\n", "read-only"),
+        ("  - {name: B, table: input, address: 9, type: uint16}\n", "should match pattern"),
+        ("  - {name: b, table: input, address: 9, type: uint16, colour: red}\n", "Extra inputs"),
+    ],
+)
+def test_broken_profiles_name_file_line_and_field(tmp_path: Path, extra: str, message: str) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(BASE + extra)
+    with pytest.raises(ProfileError, match=message) as caught:
+        load_profile(path)
+    text = str(caught.value)
+    assert text.startswith(f"{path}:8: points[1]")
+
+
+def test_unknown_profile_name() -> None:
+    with pytest.raises(ProfileError, match="no profile named 'nope'"):
+        resolve_profile("nope")

@@ -1,0 +1,69 @@
+"""The simulator's memory and PDU answers (no sockets)."""
+
+from __future__ import annotations
+
+import struct
+
+from devices.codec import ByteOrder, PointType, decode
+from devices.library import resolve_profile
+from devices.profile import Table
+from devices.sim.memory import DeviceMemory
+from devices.sim.pdu import answer
+
+
+def memory() -> DeviceMemory:
+    return DeviceMemory(resolve_profile("ups"), seed=7)
+
+
+def test_values_move_deterministically_per_seed() -> None:
+    a, b = memory(), memory()
+    a.refresh(1000.0)
+    b.refresh(1000.0)
+    assert a.registers[Table.INPUT] == b.registers[Table.INPUT]
+    voltage = a.registers[Table.INPUT][0] / 10
+    assert 215 < voltage < 245
+    a.refresh(1010.0)
+    assert a.registers[Table.INPUT][0:6] != b.registers[Table.INPUT][0:6]
+
+
+def test_served_values_decode_to_what_the_profile_declares() -> None:
+    m = memory()
+    m.refresh(0.0)
+    battery = decode(list(m.read_registers(Table.INPUT, 30, 2)), PointType.FLOAT32, ByteOrder.CDAB)
+    assert abs(float(battery) - 408) < 5
+    serial = decode(list(m.read_registers(Table.HOLDING, 90, 8)), PointType.STRING)
+    assert serial == "UPS2024A0173"
+
+
+def test_read_registers_pdu() -> None:
+    m = memory()
+    m.set_point("low_battery_alarm_v", 355.0)
+    response = answer(m, struct.pack(">BHH", 0x03, 100, 1))
+    assert response == bytes([0x03, 2]) + struct.pack(">H", 3550)
+
+
+def test_read_bits_pdu_packs_lsb_first() -> None:
+    m = memory()
+    m.set_point("fault", True)
+    assert answer(m, struct.pack(">BHH", 0x02, 0, 3)) == bytes([0x02, 1, 0b100])
+
+
+def test_writes_pin_values_against_dynamics() -> None:
+    m = memory()
+    m.refresh(0.0)
+    assert answer(m, struct.pack(">BHHB", 0x10, 90, 1, 2) + b"AB")[0] == 0x10
+    assert answer(m, struct.pack(">BHH", 0x06, 100, 3333)) == struct.pack(">BHH", 0x06, 100, 3333)
+    m.refresh(100.0)
+    assert m.read_registers(Table.HOLDING, 90, 1)[0] == 0x4142
+    assert m.read_registers(Table.HOLDING, 100, 1)[0] == 3333
+
+
+def test_exceptions() -> None:
+    m = memory()
+    assert answer(m, struct.pack(">BHH", 0x03, 500, 1)) == bytes([0x83, 0x02])
+    assert answer(m, struct.pack(">BHH", 0x04, 0, 126)) == bytes([0x84, 0x03])
+    assert answer(m, struct.pack(">BHH", 0x04, 0, 0)) == bytes([0x84, 0x03])
+    assert answer(m, bytes([0x2B, 0x0E])) == bytes([0xAB, 0x01])
+    assert answer(m, bytes([0x03, 0x00])) == bytes([0x83, 0x03])
+    assert answer(m, struct.pack(">BHH", 0x05, 0, 0x1234)) == bytes([0x85, 0x03])
+    assert answer(m, b"") == bytes([0x80, 0x01])

@@ -1,0 +1,135 @@
+"""Configuration loading: YAML, environment overrides, and errors naming file, line and field."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from facmon.config import ConfigError, load_config
+from gateway.config import GatewayConfig
+
+GOOD = """\
+site: hq
+gateway: gw1
+uplink:
+  url: mqtt://127.0.0.1:1883
+buses:
+  - {id: line-1, host: 127.0.0.1, port: 5020}
+devices:
+  - {id: ups-1, profile: ups, bus: line-1, unit: 1}
+  - {id: th-1, profile: th-sensor, bus: line-1, unit: 2, interval_s: 2}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "gateway.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_good_config_loads(tmp_path: Path) -> None:
+    config = load_config(GatewayConfig, write(tmp_path, GOOD), env={})
+    assert config.devices[1].interval_s == 2
+    assert config.uplink.port == 1883
+
+
+def test_environment_overrides_the_file(tmp_path: Path) -> None:
+    env = {
+        "FACMON_UPLINK__URL": "mqtt://broker:1884",
+        "FACMON_DEVICES__1__INTERVAL_S": "0.5",
+        "FACMON_LOG_LEVEL": "debug",  # not a gateway field: ignored
+        "OTHER": "x",
+    }
+    config = load_config(GatewayConfig, write(tmp_path, GOOD), env=env)
+    assert config.uplink.host == "broker"
+    assert config.uplink.port == 1884
+    assert config.devices[1].interval_s == 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            GOOD.replace("unit: 2", "unit: 300"),
+            ":9: devices[1].unit: Input should be less than or equal to 255",
+        ),
+        (
+            GOOD.replace("bus: line-1, unit: 2", "bus: line-9, unit: 2"),
+            ":9: devices[1].bus: no bus 'line-9' (buses: line-1)",
+        ),
+        (
+            GOOD.replace("id: th-1", "id: ups-1"),
+            ":9: devices[1].id: device id 'ups-1' is used twice",
+        ),
+        (GOOD.replace("mqtt://", "http://"), ":4: uplink.url: broker URL must start with mqtt://"),
+        (GOOD.replace("site: hq", "site: HQ"), ":1: site: String should match pattern"),
+        (GOOD.replace("gateway: gw1\n", ""), ":1: gateway: Field required"),
+        (GOOD.replace("profile: ups, ", ""), ":8: devices[0].profile: Field required"),
+        (GOOD + "colour: red\n", ":10: colour: Extra inputs are not permitted"),
+        (
+            GOOD.replace("interval_s: 2", "interval_s: fast"),
+            ":9: devices[1].interval_s: Input should be a valid number",
+        ),
+        ("site: [\n", ":2: invalid YAML"),
+        ("- a\n- b\n", ": the top level must be a mapping"),
+    ],
+)
+def test_errors_name_file_line_and_field(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(GatewayConfig, path, env={})
+    assert f"{path}{expected}" in str(caught.value)
+
+
+def test_environment_errors_name_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigError, match=r"FACMON_UPLINK__KEEPALIVE_S \(environment\): uplink.keepalive_s"
+    ):
+        load_config(GatewayConfig, write(tmp_path, GOOD), env={"FACMON_UPLINK__KEEPALIVE_S": "1"})
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(GatewayConfig, tmp_path / "absent.yaml", env={})
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "facmon", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_cli_exits_2_naming_the_field(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("port: 5020", "port: 70000"))
+    result = run_cli("gateway", "--config", str(path))
+    assert result.returncode == 2
+    assert f"{path}:6: buses[0].port: Input should be less than or equal to 65535" in result.stderr
+
+
+def test_cli_exits_2_for_an_unknown_profile(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("profile: ups", "profile: no-such-thing"))
+    result = run_cli("gateway", "--config", str(path))
+    assert result.returncode == 2
+    assert "devices[0].profile: no profile named 'no-such-thing'" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["collector", "api", "sim"])
+def test_every_service_validates_its_config(tmp_path: Path, command: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("no_such_setting: 1\n")
+    result = run_cli(command, "--config", str(path))
+    assert result.returncode == 2
+    assert f"{path}:1: no_such_setting: Extra inputs are not permitted" in result.stderr
+
+
+def test_version() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("facmon ")

@@ -1,0 +1,44 @@
+"""Fixtures that run real Mosquitto and InfluxDB servers for integration tests.
+
+The servers are session-scoped: started once, on free ports, in
+``tmp_path_factory`` directories, and stopped when the session ends.  Tests
+may ``stop()``/``start()``/``restart()`` them; they come back on the same
+port with the same data, and are left running for the tests that follow.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.services import InfluxDBServer, MosquittoServer
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoServer]:
+    """A running Mosquitto broker with persistence, shared by the session."""
+    with MosquittoServer(tmp_path_factory.mktemp("mosquitto")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxDBServer]:
+    """A running InfluxDB 1.x server, shared by the session."""
+    with InfluxDBServer(tmp_path_factory.mktemp("influxdb")) as server:
+        yield server
+
+
+@pytest.fixture
+def influx_db(influxdb: InfluxDBServer) -> Iterator[str]:
+    """Name of a fresh, empty database on the session InfluxDB server.
+
+    The database is dropped afterwards (if the server is still running).
+    """
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    influxdb.start()  # in case an earlier test left the server stopped
+    influxdb.create_database(name)
+    yield name
+    if influxdb.running:
+        influxdb.drop_database(name)
