@@ -96,22 +96,22 @@ async def run_demo(
         }
     )
     (simulator,) = build_simulators(sim_config)
-    async with asyncio.TaskGroup() as group:
-        group.create_task(broker.run())
-        group.create_task(simulator.run())
+    # The clients run in an inner group so that, on the way out, they disconnect before the
+    # broker and the simulator stop.
+    async with asyncio.TaskGroup() as infrastructure:
+        infrastructure.create_task(broker.run())
+        infrastructure.create_task(simulator.run())
         await broker.ready.wait()
         await simulator.ready.wait()
         gateway_config, collector_config, api_config = _configs(
             broker.url, simulator.port, host, port, workdir, influx_url
         )
-        gateway = Gateway(gateway_config, compile_plans(gateway_config))
-        collector = Collector(collector_config)
-        api = ApiService(api_config)
-        group.create_task(collector.run())
-        group.create_task(gateway.run())
-        group.create_task(api.run())
-        if announce:
-            _announce(host, port, broker.url, influx_url or str(workdir / "telemetry.db"))
+        async with asyncio.TaskGroup() as services:
+            services.create_task(Collector(collector_config).run())
+            services.create_task(Gateway(gateway_config, compile_plans(gateway_config)).run())
+            services.create_task(ApiService(api_config).run())
+            if announce:
+                _announce(host, port, broker.url, influx_url or str(workdir / "telemetry.db"))
 
 
 def _announce(host: str, port: int, broker_url: str, store: str) -> None:
