@@ -34,6 +34,7 @@ class PointType(StrEnum):
     FLOAT32 = "float32"
     FLOAT64 = "float64"
     STRING = "string"
+    BITFIELD = "bitfield"
 
 
 class ByteOrder(StrEnum):
@@ -98,7 +99,7 @@ def register_count(point_type: PointType, length: int = 1) -> int:
 
     A ``bool`` occupies one coil or discrete input.
     """
-    if point_type is PointType.STRING:
+    if point_type in (PointType.STRING, PointType.BITFIELD):
         return length
     if point_type is PointType.BOOL:
         return 1
@@ -124,6 +125,7 @@ def decode(
 ) -> int | float | str:
     """Decode one value from exactly its registers.
 
+    A ``bitfield`` is the unsigned integer of its registers (bit 0 is the least significant).
     Strings read two characters per register, high byte first under ``ABCD``/``CDAB`` and
     low byte first under ``BADC``/``DCBA``; trailing NULs and spaces are stripped.
 
@@ -138,6 +140,8 @@ def decode(
         if order in (ByteOrder.BADC, ByteOrder.DCBA):
             raw = _to_big_endian(raw, ByteOrder.BADC)
         return raw.rstrip(b"\x00 ").decode("utf-8", errors="replace")
+    if point_type is PointType.BITFIELD:
+        return int.from_bytes(_to_big_endian(raw, order), "big")
     fmt = _FORMATS.get(point_type)
     if fmt is None:
         raise CodecError(f"{point_type} is not a register type")
@@ -167,6 +171,11 @@ def encode(
         raw = data.ljust(2 * length, b"\x00")
         if order in (ByteOrder.BADC, ByteOrder.DCBA):
             raw = _to_big_endian(raw, ByteOrder.BADC)
+        return list(struct.unpack(f">{length}H", raw))
+    if point_type is PointType.BITFIELD:
+        if not isinstance(value, int) or not 0 <= value < 1 << (16 * length):
+            raise CodecError(f"{value!r} does not fit a {16 * length}-bit bitfield")
+        raw = _to_big_endian(value.to_bytes(2 * length, "big"), order)
         return list(struct.unpack(f">{length}H", raw))
     fmt = _FORMATS.get(point_type)
     if fmt is None:

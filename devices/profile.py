@@ -1,20 +1,24 @@
 """The device profile model: what a device is and how to read each of its points.
 
 A profile is data (``devices/profiles/*.yaml``) validated by :class:`Profile`. The gateway
-compiles it into a read plan; the simulator serves it; both read the same file.
+compiles a Modbus profile into a read plan and maps an MQTT profile's messages into
+envelopes; the simulator serves the same file. See docs/devices.md for a worked example.
 """
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from itertools import pairwise
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     field_validator,
     model_validator,
 )
@@ -25,6 +29,23 @@ from facmon.contract import Slug
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 """Where the shipped profile library lives."""
+
+Severity = Literal["info", "warning", "critical"]
+Op = Literal[">", ">=", "<", "<=", "==", "!="]
+Value = bool | int | float | str
+
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class Table(StrEnum):
@@ -53,41 +74,120 @@ class Category(StrEnum):
     SECURITY = "security"
 
 
-class Simulation(BaseModel):
-    """How the simulator moves a point: ``base + amplitude·sin(2πt/period) + noise``.
+class Simulation(_Model):
+    """How the simulator moves a point.
 
-    ``drift_per_s`` adds a steady ramp from the simulator's start (a counter, an energy
-    register); ``text`` is the value of a string point.
+    ``shape: sine`` gives ``base + amplitude·sin(2πt/period_s)``; ``shape: office`` gives
+    ``base`` outside working hours and ``base + amplitude`` from 08:00 to 18:00 on weekdays
+    (simulator local time), a daily load curve; it also switches bool and enum points
+    (``base: 0, amplitude: 1``: on in working hours). Other bool, enum and bitfield points
+    keep ``base`` until a scenario or a client changes them. ``noise`` adds Gaussian noise (standard
+    deviation), ``drift_per_s`` a steady ramp from the simulator's start (counters, energy).
+    ``text`` is the value of a string point.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     base: float = 0.0
     amplitude: float = 0.0
+    shape: Literal["sine", "office"] = "sine"
     period_s: float = Field(default=86_400.0, gt=0)
     noise: float = Field(default=0.0, ge=0)
     drift_per_s: float = 0.0
     text: str = ""
 
 
-class Point(BaseModel):
-    """One value a device exposes.
+class Flag(_Model):
+    """One bit of a ``bitfield`` point: a named status or alarm."""
 
-    ``address`` is the zero-based PDU address in ``table``. The engineering value is
-    ``raw * scale + offset``. ``length`` is the register count of a ``string``.
+    name: Slug
+    """Name of the boolean value the bit becomes (unique within the profile)."""
+    severity: Severity = "info"
+    """``warning`` or ``critical`` make the bit a fault when set."""
+    code: str | None = None
+    """The equipment's own fault code, as in its manual (E01, A12, ...)."""
+    description: str = ""
+
+
+class Condition(_Model):
+    """A comparison of a point's value: ``point op value``."""
+
+    point: Slug
+    op: Op
+    value: Value
+
+    def holds(self, values: Mapping[str, Value]) -> bool | None:
+        """Return whether the condition holds for ``values``; None when the point is absent."""
+        current = values.get(self.point)
+        if current is None:
+            return None
+        try:
+            return bool(_OPS[self.op](current, self.value))
+        except TypeError:
+            return False
+
+
+class Fault(Condition):
+    """A value that means the equipment is at fault."""
+
+    severity: Severity = "warning"
+    code: str | None = None
+    description: str = ""
+
+
+class InUse(_Model):
+    """What "in use" means for idle detection: a condition, or a counter that increases.
+
+    Either ``op`` and ``value`` (``power_w > 15``) or ``increases: true`` (an hour meter, an
+    energy register).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    point: Slug
+    op: Op | None = None
+    value: Value | None = None
+    increases: bool = False
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> InUse:
+        if self.increases == (self.op is not None):
+            raise ValueError("give either op and value, or increases: true")
+        if self.op is not None and self.value is None:
+            raise ValueError("op needs a value")
+        return self
+
+
+class Point(_Model):
+    """One value a device exposes.
+
+    Modbus points have ``table``, ``address`` (zero-based PDU address) and ``type``; MQTT
+    points have ``path`` (dotted path into the device's JSON message) and ``type``. The
+    engineering value is ``raw * scale + offset``.
+    """
+
     name: Slug
-    table: Table
-    address: int = Field(ge=0, le=65_535)
     type: PointType
+    table: Table | None = None
+    address: int | None = Field(default=None, ge=0, le=65_535)
     order: ByteOrder = ByteOrder.ABCD
+    """Byte order of multi-register values; aliases (big, little, word-swapped, ...) accepted."""
     length: int = Field(default=1, ge=1, le=125)
+    """Registers of a ``string`` (two characters each) or a ``bitfield`` (16 bits each)."""
+    path: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
     scale: float = 1.0
     offset: float = 0.0
     unit: str = ""
     description: str = ""
+    enum: dict[int, str] = Field(default_factory=dict)
+    """Labels of the codes an integer point takes (code → label)."""
+    flags: dict[int, Flag] = Field(default_factory=dict)
+    """Bits of a ``bitfield`` point (bit 0 is the least significant)."""
+    invalid: list[int] = Field(default_factory=list)
+    """Raw values the device sends for "no reading" (0x7FFF, 0xFFFF, ...): decoded as bad."""
+    deadband: float | None = Field(default=None, ge=0)
+    """Smallest change worth reporting when reporting by exception."""
     access: Literal["r", "rw"] = "r"
+    min: float | None = None
+    """Lowest value a write may set (``rw`` points)."""
+    max: float | None = None
+    """Highest value a write may set (``rw`` points)."""
     sim: Simulation | None = None
 
     @field_validator("order", mode="before")
@@ -101,20 +201,44 @@ class Point(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _fits_table(self) -> Point:
-        if self.table.is_bits and self.type is not PointType.BOOL:
-            raise ValueError(f"a {self.table} point must be of type bool, not {self.type}")
-        if not self.table.is_bits and self.type is PointType.BOOL:
-            raise ValueError(
-                f"a bool point must be in the coil or discrete table, not {self.table}"
-            )
-        if self.type is not PointType.STRING and "length" in self.model_fields_set:
-            raise ValueError("length applies to string points only")
-        if self.end > 65_536:
-            raise ValueError(f"registers {self.address}..{self.end - 1} run past 65535")
-        if self.access == "rw" and self.table in (Table.DISCRETE, Table.INPUT):
-            raise ValueError(f"{self.table} points are read-only; access must be r")
+    def _consistent(self) -> Point:
+        if self.table is not None:
+            self._check_modbus(self.table)
+        if self.flags and self.type is not PointType.BITFIELD:
+            raise FieldError("flags apply to bitfield points only", "flags")
+        for bit in self.flags:
+            if not 0 <= bit < 16 * self.length:
+                raise FieldError(
+                    f"bit {bit} is outside a {16 * self.length}-bit field", "flags", bit
+                )
+        if self.invalid and self.type not in _INTEGER_TYPES:
+            raise FieldError(f"invalid applies to integer points, not {self.type}", "invalid")
+        if self.enum and self.type not in _INTEGER_TYPES:
+            raise FieldError(f"enum applies to integer points, not {self.type}", "enum")
+        if self.access == "r" and (self.min is not None or self.max is not None):
+            raise FieldError("min and max apply to writable (rw) points", "min")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise FieldError(f"min {self.min} is above max {self.max}", "min")
         return self
+
+    def _check_modbus(self, table: Table) -> None:
+        if self.address is None:
+            raise FieldError("a Modbus point needs an address", "address")
+        if table.is_bits and self.type is not PointType.BOOL:
+            raise FieldError(f"a {table} point must be of type bool, not {self.type}", "type")
+        if not table.is_bits and self.type is PointType.BOOL:
+            raise FieldError("a bool point must be in the coil or discrete table", "table")
+        if (
+            self.type not in (PointType.STRING, PointType.BITFIELD)
+            and "length" in self.model_fields_set
+        ):
+            raise FieldError("length applies to string and bitfield points only", "length")
+        if self.type is PointType.BITFIELD and self.length > 2:
+            raise FieldError("a bitfield is one or two registers", "length")
+        if self.end > 65_536:
+            raise FieldError(f"registers {self.address}..{self.end - 1} run past 65535", "address")
+        if self.access == "rw" and table in (Table.DISCRETE, Table.INPUT):
+            raise FieldError(f"{table} points are read-only; access must be r", "access")
 
     @property
     def count(self) -> int:
@@ -124,41 +248,122 @@ class Point(BaseModel):
     @property
     def end(self) -> int:
         """One past the point's last register (or bit)."""
-        return self.address + self.count
+        return (self.address or 0) + self.count
+
+    def label(self, code: int) -> str | None:
+        """Return the enum label of ``code``, if the profile names it."""
+        return self.enum.get(code)
 
 
-class Profile(BaseModel):
-    """A device model: identity, category, measurement and points."""
+_INTEGER_TYPES = {
+    PointType.INT16,
+    PointType.UINT16,
+    PointType.INT32,
+    PointType.UINT32,
+    PointType.INT64,
+    PointType.UINT64,
+}
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+TopicPattern = Annotated[
+    str, StringConstraints(pattern=r"^[^#]*\{device\}[^#]*(#)?$", max_length=256)
+]
+
+
+class EventMapping(_Model):
+    """Turns a device message into an event: when ``path`` equals ``equals``, emit ``type``."""
+
+    type: Slug
+    path: str = Field(pattern=r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+    equals: Value
+    attrs: dict[Slug, str] = Field(default_factory=dict)
+    """Event attributes: attribute name → dotted path into the message."""
+
+
+class MqttSource(_Model):
+    """Where an MQTT-native device publishes, and how its messages map to points and events.
+
+    ``topic`` contains ``{device}``, which stands for the device id, and may contain ``+``
+    wildcards (``vendor/+/{device}/up``).
+    """
+
+    topic: TopicPattern
+    events: list[EventMapping] = Field(default_factory=list)
+
+
+class Profile(_Model):
+    """A device model: identity, category, measurement, points and what its values mean."""
+
     name: Slug
     vendor: str
     model: str
     category: Category
     measurement: Slug
     description: str = ""
+    protocol: Literal["modbus", "mqtt"] = "modbus"
     points: list[Point] = Field(min_length=1)
+    mqtt: MqttSource | None = None
+    """For MQTT-native devices: topic and event mapping."""
+    in_use: InUse | None = None
+    """What "in use" means, for idle detection and utilization."""
+    faults: list[Fault] = Field(default_factory=list)
+    """Values that mean a fault (bitfield flags with severity warning/critical count too)."""
 
     @model_validator(mode="after")
-    def _unique_and_disjoint(self) -> Profile:
-        seen: dict[str, int] = {}
+    def _consistent(self) -> Profile:
+        self._check_protocol()
+        names: dict[str, str] = {}
         for index, point in enumerate(self.points):
-            if point.name in seen:
+            for name, where in [
+                (point.name, "name"),
+                *((f.name, f"flags.{b}") for b, f in point.flags.items()),
+            ]:
+                if name in names:
+                    raise FieldError(
+                        f"name {name!r} is used twice (first by {names[name]})",
+                        "points",
+                        index,
+                        where,
+                    )
+                names[name] = f"points[{index}]"
+        self._check_overlaps()
+        if self.in_use is not None and self.in_use.point not in names:
+            raise FieldError(f"no point or flag named {self.in_use.point!r}", "in_use", "point")
+        for index, fault in enumerate(self.faults):
+            if fault.point not in names:
                 raise FieldError(
-                    f"point name {point.name!r} is used twice "
-                    f"(first in points[{seen[point.name]}])",
-                    "points",
-                    index,
-                    "name",
+                    f"no point or flag named {fault.point!r}", "faults", index, "point"
                 )
-            seen[point.name] = index
+        return self
+
+    def _check_protocol(self) -> None:
+        for index, point in enumerate(self.points):
+            if self.protocol == "modbus" and point.table is None:
+                raise FieldError("a Modbus point needs a table", "points", index, "table")
+            if self.protocol == "mqtt":
+                if point.table is not None or point.address is not None:
+                    raise FieldError(
+                        "an MQTT point has a path, not a table or address", "points", index
+                    )
+                if point.path is None:
+                    raise FieldError(
+                        "an MQTT point needs a path into the message", "points", index, "path"
+                    )
+                if point.type is PointType.BITFIELD:
+                    raise FieldError("an MQTT point cannot be a bitfield", "points", index, "type")
+        if self.protocol == "mqtt" and self.mqtt is None:
+            raise FieldError("an MQTT profile needs an mqtt block (topic)", "mqtt")
+        if self.protocol == "modbus" and self.mqtt is not None:
+            raise FieldError("a Modbus profile has no mqtt block", "mqtt")
+
+    def _check_overlaps(self) -> None:
         by_table: dict[Table, list[tuple[int, Point]]] = {}
         for index, point in enumerate(self.points):
-            by_table.setdefault(point.table, []).append((index, point))
+            if point.table is not None:
+                by_table.setdefault(point.table, []).append((index, point))
         for table, points in by_table.items():
-            points.sort(key=lambda item: item[1].address)
+            points.sort(key=lambda item: item[1].address or 0)
             for (_, before), (index, after) in pairwise(points):
-                if after.address < before.end:
+                if (after.address or 0) < before.end:
                     raise FieldError(
                         f"{table} points {before.name!r} and {after.name!r} overlap "
                         f"at address {after.address}",
@@ -166,7 +371,6 @@ class Profile(BaseModel):
                         index,
                         "address",
                     )
-        return self
 
     def point(self, name: str) -> Point:
         """Return the point called ``name``.

@@ -127,24 +127,35 @@ def api(config: ConfigOption = None) -> None:
 
 
 @app.command()
-def sim(config: ConfigOption = None) -> None:
-    """Simulate devices from their profiles (Modbus TCP)."""
+def sim(
+    config: ConfigOption = None,
+    scenario: Annotated[
+        Path | None, typer.Option(help="A scenario file (steps:) played on top of the config's.")
+    ] = None,
+) -> None:
+    """Simulate devices from their profiles (Modbus TCP or RTU over TCP, and MQTT)."""
     from devices.library import ProfileError  # noqa: PLC0415
     from devices.sim.model import SimConfig  # noqa: PLC0415
-    from devices.sim.server import build_simulators  # noqa: PLC0415
+    from devices.sim.runner import Simulator  # noqa: PLC0415
+    from devices.sim.scenario import Scenario  # noqa: PLC0415
 
     settings = _load(SimConfig, config)
+    if scenario is not None:
+        steps = [*settings.scenario, *_load(Scenario, scenario).steps]
+        try:
+            settings = SimConfig.model_validate(
+                {
+                    **settings.model_dump(by_alias=True),
+                    "scenario": [s.model_dump(by_alias=True, exclude_none=True) for s in steps],
+                }
+            )
+        except ValueError as exc:
+            raise fail(f"{scenario}: {exc}") from None
     try:
-        simulators = build_simulators(settings)
+        simulator = Simulator(settings)
     except ProfileError as exc:
         raise fail(str(exc)) from None
-
-    async def serve() -> None:
-        async with asyncio.TaskGroup() as group:
-            for simulator in simulators:
-                group.create_task(simulator.run())
-
-    run_service(serve())
+    run_service(simulator.run())
 
 
 @app.command()
@@ -160,6 +171,53 @@ def demo(
     from facmon.demo import run_demo  # noqa: PLC0415
 
     run_service(run_demo(host, port, workdir, influx))
+
+
+profiles_app = typer.Typer(help="Check device profiles.", no_args_is_help=True)
+app.add_typer(profiles_app, name="profiles")
+
+
+@profiles_app.command("check")
+def profiles_check(
+    paths: Annotated[list[Path], typer.Argument(help="Profile files (YAML).", show_default=False)],
+) -> None:
+    """Validate profiles; print each error with file, line and field; exit 1 on any error."""
+    from devices.library import ProfileError, load_profile  # noqa: PLC0415
+
+    failed = 0
+    for path in paths:
+        try:
+            profile = load_profile(path)
+        except ProfileError as exc:
+            failed += 1
+            typer.echo(str(exc), err=True)
+            continue
+        typer.echo(f"ok  {path}: {profile.name}, {profile.protocol}, {len(profile.points)} points")
+    if failed:
+        typer.echo(f"{failed} of {len(paths)} profile(s) invalid", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def probe(
+    host: Annotated[str, typer.Option(help="Device or serial server address.")],
+    port: Annotated[int, typer.Option(help="TCP port.")] = 502,
+    unit: Annotated[int, typer.Option(help="Modbus unit id.")] = 1,
+    address: Annotated[int, typer.Option(help="First register (zero-based PDU address).")] = 0,
+    count: Annotated[int, typer.Option(min=1, max=125, help="Registers to read.")] = 4,
+    table: Annotated[str, typer.Option(help="holding or input.")] = "holding",
+    profile: Annotated[
+        str | None, typer.Option(help="Profile name or file: show values with its scale.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the answer.")] = 3.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Read raw registers from a live device and print them under every type and byte order."""
+    from devices.probe_cli import run_probe  # noqa: PLC0415
+
+    code = run_probe(host, port, unit, address, count, table, profile, timeout, as_json)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command("config-reference")

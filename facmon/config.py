@@ -45,8 +45,9 @@ class FieldError(ValueError):
         self.loc = loc
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A YAML loader that records the line of every mapping value and sequence item."""
+_SafeLoader: type[yaml.SafeLoader] = getattr(
+    yaml, "CSafeLoader", yaml.SafeLoader
+)  # libyaml: 20x faster
 
 
 def _read_yaml(path: Path) -> tuple[Any, dict[tuple[str | int, ...], int]]:
@@ -56,14 +57,17 @@ def _read_yaml(path: Path) -> tuple[Any, dict[tuple[str | int, ...], int]]:
         raise ConfigError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
+    loader = _SafeLoader(text)
     try:
-        node = yaml.compose(text, Loader=_LineLoader)
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{path}{where}: invalid YAML: {problem}") from None
+    finally:
+        loader.dispose()
     lines: dict[tuple[str | int, ...], int] = {}
     if node is not None:
         _index_lines(node, (), lines)

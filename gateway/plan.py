@@ -37,14 +37,17 @@ def compile_plan(profile: Profile, max_gap: int = 8) -> ReadPlan:
     and the request stays within the protocol's limit for its table.
     """
     requests: list[ReadRequest] = []
-    ordered = sorted(profile.points, key=lambda p: (list(Table).index(p.table), p.address))
+    ordered = sorted(
+        (p for p in profile.points if p.table is not None),
+        key=lambda p: (list(Table).index(p.table or Table.COIL), p.address or 0),
+    )
     group: list[Point] = []
     for point in ordered:
         if group:
             first, last_end = group[0], max(p.end for p in group)
-            limit = MAX_BITS if point.table.is_bits else MAX_REGISTERS
-            fits = point.end - first.address <= limit
-            if point.table is first.table and point.address - last_end <= max_gap and fits:
+            limit = MAX_BITS if point.table and point.table.is_bits else MAX_REGISTERS
+            fits = point.end - (first.address or 0) <= limit
+            if point.table is first.table and (point.address or 0) - last_end <= max_gap and fits:
                 group.append(point)
                 continue
             requests.append(_request(group))
@@ -55,6 +58,8 @@ def compile_plan(profile: Profile, max_gap: int = 8) -> ReadPlan:
 
 
 def _request(points: list[Point]) -> ReadRequest:
-    start = points[0].address
+    first = points[0]
+    if first.table is None or first.address is None:
+        raise ValueError(f"point {first.name!r} is not a Modbus point")
     end = max(p.end for p in points)
-    return ReadRequest(points[0].table, start, end - start, tuple(points))
+    return ReadRequest(first.table, first.address, end - first.address, tuple(points))

@@ -9,11 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from devices.profile import Value
 from facmon.contract import DataEnvelope, StateEnvelope, Topic, TopicKind
 from gateway.bus import BusError, ModbusTcpEndpoint
 from gateway.config import DeviceConfig
 from gateway.plan import ReadPlan
-from gateway.readings import Value, decode_block
+from gateway.readings import decode_block
 from gateway.uplink import Uplink
 
 log = logging.getLogger(__name__)

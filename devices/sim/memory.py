@@ -1,87 +1,155 @@
-"""A simulated device's register memory and its dynamics (pure; time is passed in)."""
+"""A simulated Modbus device: registers, dynamics and fault modes (pure; time is passed in)."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
+import time
 from array import array
+from dataclasses import dataclass
+from typing import Literal
 
-from devices.codec import PointType, encode
-from devices.profile import Point, Profile, Table
+from devices.codec import CodecError, PointType, encode
+from devices.decoding import decode_point
+from devices.profile import Point, Profile, Simulation, Table, Value
 
 TICK_S = 0.5
 """Values are recomputed at most this often, and only when somebody reads."""
+
+FaultMode = Literal["normal", "hang", "garbage", "exception", "slow"]
 
 
 class AddressError(LookupError):
     """A request touches addresses the device does not have (Modbus exception 02)."""
 
 
+@dataclass
+class Behaviour:
+    """How the device answers: normally, not at all, with garbage, with exceptions, or late."""
+
+    mode: FaultMode = "normal"
+    delay_s: float = 0.0
+    """Extra delay before answering (``slow``)."""
+
+
+def sim_value(
+    sim: Simulation, now: float, since: float, phase: float, rng: random.Random, utc_offset_h: float
+) -> float:
+    """Return a point's simulated value at ``now`` (epoch seconds); pure but for ``rng``."""
+    value = sim.base + sim.drift_per_s * (now - since)
+    if sim.shape == "office":
+        local = time.gmtime(now + utc_offset_h * 3600)
+        hour = local.tm_hour + local.tm_min / 60
+        if local.tm_wday < 5 and 8 <= hour < 18:
+            value += sim.amplitude
+    elif sim.amplitude:
+        value += sim.amplitude * math.sin(2 * math.pi * now / sim.period_s + phase)
+    if sim.noise:
+        value += rng.gauss(0, sim.noise)
+    return value
+
+
 class DeviceMemory:
     """The four tables of one simulated device, sized to its profile, with moving values.
 
-    Points with a ``sim`` block move with time; writes by a client to coils or holding
-    registers pin the written points, so a test can set a value and keep it.
+    ``values`` holds the engineering value the simulator means to serve for each point (and
+    each bitfield flag); the registers hold its encoding. Writes by a client to coils or
+    holding registers, and :meth:`set_point`, pin the points they touch so dynamics no
+    longer move them.
     """
 
-    def __init__(self, profile: Profile, seed: int) -> None:
+    def __init__(self, profile: Profile, seed: int, utc_offset_h: float = 8.0) -> None:
         """Allocate the tables to the profile's highest address and set initial values."""
         self.profile = profile
+        self.behaviour = Behaviour()
+        self.utc_offset_h = utc_offset_h
         self._rng = random.Random(seed)
         self._phase = self._rng.uniform(0, 2 * math.pi)
+        self._points = [p for p in profile.points if p.table is not None]
         sizes = dict.fromkeys(Table, 0)
-        for point in profile.points:
-            sizes[point.table] = max(sizes[point.table], point.end)
+        for point in self._points:
+            sizes[point.table or Table.COIL] = max(sizes[point.table or Table.COIL], point.end)
         self.bits = {t: bytearray(sizes[t]) for t in (Table.COIL, Table.DISCRETE)}
         self.registers = {t: array("H", bytes(2 * sizes[t])) for t in (Table.INPUT, Table.HOLDING)}
-        self._moving = [p for p in profile.points if p.sim is not None]
+        self.values: dict[str, Value] = {}
+        self._flags = {f.name: (p, bit) for p in self._points for bit, f in p.flags.items()}
         self._pinned: set[str] = set()
         self._updated_at = -math.inf
         self._started_at: float | None = None
-        for point in self._moving:
-            if point.sim is not None:
-                self._store(
-                    point, point.sim.text if point.type is PointType.STRING else point.sim.base
-                )
+        for point in self._points:
+            self._store(point, _initial(point))
 
     def refresh(self, now: float) -> None:
-        """Recompute moving points for time ``now`` (seconds) unless done within a tick."""
+        """Recompute moving points for time ``now`` (epoch seconds) unless done within a tick."""
         if now - self._updated_at < TICK_S:
             return
         self._updated_at = now
         if self._started_at is None:
             self._started_at = now
-        for point in self._moving:
-            if point.name in self._pinned or point.access == "rw" or point.sim is None:
-                continue
-            if point.type is PointType.STRING:
-                continue
+        for point in self._points:
             sim = point.sim
-            value = sim.base + sim.drift_per_s * (now - self._started_at)
-            if sim.amplitude:
-                value += sim.amplitude * math.sin(2 * math.pi * now / sim.period_s + self._phase)
-            if sim.noise:
-                value += self._rng.gauss(0, sim.noise)
-            self._store(point, value)
+            if sim is None or point.name in self._pinned or point.access == "rw":
+                continue
+            discrete = point.type in (PointType.BOOL, PointType.BITFIELD) or bool(point.enum)
+            if point.type is PointType.STRING or (discrete and sim.shape != "office"):
+                continue
+            value = sim_value(sim, now, self._started_at, self._phase, self._rng, self.utc_offset_h)
+            self._store(point, round(value) if discrete else value)
 
-    def set_point(self, name: str, value: float | int | bool | str) -> None:
-        """Set a point's engineering value and pin it (dynamics no longer move it)."""
+    def set_point(self, name: str, value: Value) -> None:
+        """Set a point's (or a bitfield flag's) engineering value and pin it.
+
+        Raises:
+            KeyError: the profile has no such point or flag.
+        """
+        if name in self._flags:
+            point, bit = self._flags[name]
+            raw = int(self.values[point.name])
+            raw = raw | 1 << bit if value else raw & ~(1 << bit)
+            self._store(point, raw)
+            self._pinned.add(point.name)
+            return
         point = self.profile.point(name)
+        if point.table is None:
+            raise KeyError(name)
         self._store(point, value)
         self._pinned.add(name)
 
-    def _store(self, point: Point, value: float | int | bool | str) -> None:
-        if point.table.is_bits:
-            self.bits[point.table][point.address] = 1 if value else 0
+    def unpin(self, name: str) -> None:
+        """Let dynamics move ``name`` again."""
+        self._pinned.discard(name)
+        self._updated_at = -math.inf
+
+    def _store(self, point: Point, value: Value) -> None:
+        table = point.table or Table.HOLDING
+        address = point.address or 0
+        if table.is_bits:
+            self.bits[table][address] = 1 if value else 0
+            self.values[point.name] = bool(value)
             return
         if point.type is PointType.STRING:
-            raw: int | float | str = str(value) if isinstance(value, str) else ""
+            text = str(value)
+            words = encode(text, point.type, point.order, point.length)
+            self.values[point.name] = text
+        elif point.type is PointType.BITFIELD:
+            raw = int(value) & ((1 << (16 * point.length)) - 1)
+            words = encode(raw, point.type, point.order, point.length)
+            self.values[point.name] = raw
+            for bit, flag in point.flags.items():
+                self.values[flag.name] = bool(raw >> bit & 1)
         else:
-            raw = (float(value) - point.offset) / point.scale
-            if point.type not in (PointType.FLOAT32, PointType.FLOAT64):
-                raw = _clamp(round(raw), point.type)
-        words = encode(raw, point.type, point.order, point.length)
-        self.registers[point.table][point.address : point.end] = array("H", words)
+            raw_value = (float(value) - point.offset) / point.scale
+            if point.type in (PointType.FLOAT32, PointType.FLOAT64):
+                words = encode(raw_value, point.type, point.order)
+            else:
+                raw_int = round(raw_value)
+                clamped = _clamp(raw_int, point.type)
+                if clamped != raw_int:  # the register cannot hold it: the device shows its limit
+                    value = clamped * point.scale + point.offset
+                words = encode(clamped, point.type, point.order)
+            self.values[point.name] = value
+        self.registers[table][address : point.end] = array("H", words)
 
     def read_bits(self, table: Table, address: int, count: int) -> list[bool]:
         """Return ``count`` bits from ``address``.
@@ -115,7 +183,7 @@ class DeviceMemory:
         if address + len(values) > len(coils):
             raise AddressError(address)
         coils[address : address + len(values)] = bytes(1 if v else 0 for v in values)
-        self._pin(Table.COIL, address, address + len(values))
+        self._written(Table.COIL, address, address + len(values))
 
     def write_registers(self, address: int, values: list[int]) -> None:
         """Write holding registers and pin the points they belong to.
@@ -127,12 +195,33 @@ class DeviceMemory:
         if address + len(values) > len(holding):
             raise AddressError(address)
         holding[address : address + len(values)] = array("H", values)
-        self._pin(Table.HOLDING, address, address + len(values))
+        self._written(Table.HOLDING, address, address + len(values))
 
-    def _pin(self, table: Table, start: int, end: int) -> None:
-        for point in self.profile.points:
-            if point.table is table and point.address < end and start < point.end:
+    def _written(self, table: Table, start: int, end: int) -> None:
+        for point in self._points:
+            address = point.address or 0
+            if point.table is table and address < end and start < point.end:
                 self._pinned.add(point.name)
+                block: list[int] | list[bool] = (
+                    self.read_bits(table, address, point.count)
+                    if table.is_bits
+                    else list(self.read_registers(table, address, point.count))
+                )
+                with contextlib.suppress(
+                    CodecError
+                ):  # a client may write a NaN; keep the registers
+                    self.values.update(decode_point(point, block))
+
+
+def _initial(point: Point) -> Value:
+    sim = point.sim
+    if point.type is PointType.STRING:
+        return sim.text if sim else ""
+    if point.type is PointType.BOOL:
+        return bool(sim.base) if sim else False
+    if point.type is PointType.BITFIELD or point.enum:
+        return int(sim.base) if sim else 0
+    return sim.base if sim else point.offset
 
 
 _RANGES = {

@@ -1,15 +1,19 @@
-"""Configuration of ``facmon sim``: which profiles to serve, on which ports and unit ids."""
+"""Configuration of ``facmon sim``: which profiles to serve, where, and what happens when."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
-from facmon.config import ConfigModel
+from devices.sim.scenario import Step
+from facmon.config import ConfigModel, FieldError
 from facmon.contract import Slug
+from facmon.mqtt import BrokerConfig
 
 
 class SimDevice(ConfigModel):
-    """One simulated device: a profile answering at a Modbus unit id."""
+    """One simulated Modbus device: a profile answering at a unit id."""
 
     id: Slug
     """Device id (slug)."""
@@ -20,39 +24,88 @@ class SimDevice(ConfigModel):
 
 
 class SimEndpoint(ConfigModel):
-    """A TCP port serving one or more unit ids, like a serial server in front of an RS-485 line.
-
-    ``port`` 0 picks a free port (the chosen port is logged and reported).
-    """
+    """A TCP port serving one or more unit ids, like a serial server in front of an RS-485 line."""
 
     host: str = "127.0.0.1"
     """Address to listen on."""
     port: int = Field(default=5020, ge=0, le=65_535)
-    """TCP port; 0 picks a free one."""
+    """TCP port; 0 picks a free one (logged)."""
+    framing: Literal["tcp", "rtu"] = "tcp"
+    """``tcp``: Modbus TCP (MBAP); ``rtu``: RTU frames with CRC over TCP (a serial server)."""
     devices: list[SimDevice] = Field(min_length=1)
     """Devices behind this port."""
 
     @model_validator(mode="after")
     def _unique_units(self) -> SimEndpoint:
-        units = [d.unit for d in self.devices]
-        duplicated = sorted({u for u in units if units.count(u) > 1})
-        if duplicated:
-            raise ValueError(f"unit ids used twice on one endpoint: {duplicated}")
+        seen: set[int] = set()
+        for index, device in enumerate(self.devices):
+            if device.unit in seen:
+                raise FieldError(
+                    f"unit id {device.unit} is used twice on this endpoint",
+                    "devices",
+                    index,
+                    "unit",
+                )
+            seen.add(device.unit)
         return self
 
 
+class SimMqttDevice(ConfigModel):
+    """One simulated MQTT-native device (vehicle tracker, door controller, sensor)."""
+
+    id: Slug
+    """Device id (slug); it replaces ``{device}`` in the profile's topic."""
+    profile: str
+    """Profile name or path (an MQTT profile)."""
+    interval_s: float = Field(default=5.0, gt=0)
+    """Seconds between periodic messages."""
+    route: list[tuple[float, float]] = Field(default_factory=list)
+    """Vehicles: waypoints (latitude, longitude) driven in a loop; a default loop when empty."""
+
+
 class SimConfig(ConfigModel):
-    """The whole simulator: endpoints and the random seed that makes runs repeatable."""
+    """The whole simulator: Modbus endpoints, MQTT devices, a scenario and the random seed."""
 
     seed: int = 1
     """Random seed: the same seed gives the same values."""
-    endpoints: list[SimEndpoint] = Field(min_length=1)
-    """Listening ports."""
+    utc_offset_h: float = Field(default=8.0, ge=-12, le=14)
+    """Local time of the simulated site, for office hours (UTC+8 by default)."""
+    endpoints: list[SimEndpoint] = Field(default_factory=list)
+    """Modbus listening ports."""
+    broker: BrokerConfig | None = None
+    """Broker the MQTT devices publish to (needed when there are MQTT devices)."""
+    mqtt_devices: list[SimMqttDevice] = Field(default_factory=list)
+    """MQTT-native devices."""
+    scenario: list[Step] = Field(default_factory=list)
+    """Changes injected at given times (see docs/devices.md)."""
 
     @model_validator(mode="after")
-    def _unique_ids(self) -> SimConfig:
-        ids = [d.id for e in self.endpoints for d in e.devices]
-        duplicated = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicated:
-            raise ValueError(f"device ids used twice: {duplicated}")
+    def _consistent(self) -> SimConfig:
+        if not self.endpoints and not self.mqtt_devices:
+            raise FieldError(
+                "simulate at least one device (endpoints or mqtt_devices)", "endpoints"
+            )
+        if self.mqtt_devices and self.broker is None:
+            raise FieldError("MQTT devices need a broker", "broker")
+        ids: set[str] = set()
+        for e, endpoint in enumerate(self.endpoints):
+            for d, device in enumerate(endpoint.devices):
+                if device.id in ids:
+                    raise FieldError(
+                        f"device id {device.id!r} is used twice", "endpoints", e, "devices", d, "id"
+                    )
+                ids.add(device.id)
+        for d, mqtt_device in enumerate(self.mqtt_devices):
+            if mqtt_device.id in ids:
+                raise FieldError(
+                    f"device id {mqtt_device.id!r} is used twice", "mqtt_devices", d, "id"
+                )
+            ids.add(mqtt_device.id)
+        for index, step in enumerate(self.scenario):
+            if step.device is not None and step.device not in ids:
+                raise FieldError(
+                    f"no simulated device {step.device!r}", "scenario", index, "device"
+                )
+            if step.link is not None and step.endpoint >= len(self.endpoints):
+                raise FieldError(f"no endpoint {step.endpoint}", "scenario", index, "endpoint")
         return self

@@ -1,10 +1,16 @@
-"""Serve simulated devices over Modbus TCP (MBAP framing, Modbus Messaging on TCP/IP v1.0b §3)."""
+"""Serve simulated devices over TCP: Modbus TCP (MBAP) or RTU frames over TCP.
+
+Framing follows Modbus Messaging on TCP/IP v1.0b §3 (MBAP) and Modbus over Serial Line
+v1.02 §2.5 (RTU). A device's :class:`~devices.sim.memory.Behaviour` can make it hang,
+answer garbage, answer exceptions or answer late; an endpoint's link can go down.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import random
 import struct
 import time
 import zlib
@@ -12,9 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from devices.library import resolve_profile
+from devices.profile import Profile
+from devices.sim import rtu
 from devices.sim.memory import DeviceMemory
 from devices.sim.model import SimConfig, SimEndpoint
-from devices.sim.pdu import GATEWAY_TARGET_FAILED, answer, exception
+from devices.sim.pdu import GATEWAY_TARGET_FAILED, SERVER_DEVICE_FAILURE, answer, exception
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +34,7 @@ _MAX_PDU = 253
 class ModbusTcpSimulator:
     """One listening endpoint with the devices behind it, keyed by unit id.
 
-    ``clock`` returns seconds; it drives the dynamics and is injectable for tests.
+    ``clock`` returns epoch seconds; it drives the dynamics and is injectable for tests.
     """
 
     endpoint: SimEndpoint
@@ -35,31 +43,48 @@ class ModbusTcpSimulator:
     port: int = 0
     requests: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    _rng: random.Random = field(default_factory=lambda: random.Random(7))
+    _writers: set[asyncio.StreamWriter] = field(default_factory=set)
+    _link_up: asyncio.Event = field(default_factory=asyncio.Event)
+    _link_down: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self) -> None:
-        """Listen until cancelled."""
-        server = await asyncio.start_server(
-            self._serve, self.endpoint.host, self.endpoint.port, reuse_address=True
-        )
-        self.port = server.sockets[0].getsockname()[1]
-        log.info(
-            "simulating %d device(s) on %s:%d", len(self.devices), self.endpoint.host, self.port
-        )
-        self.ready.set()
-        async with server:
-            await server.serve_forever()
+        """Listen until cancelled; while the link is down, accept nothing."""
+        self.set_link(up=True)
+        self.port = self.endpoint.port
+        while True:
+            server = await asyncio.start_server(
+                self._serve, self.endpoint.host, self.port, reuse_address=True
+            )
+            self.port = server.sockets[0].getsockname()[1]
+            if not self.ready.is_set():
+                log.info(
+                    "simulating %d device(s) on %s:%d (%s)",
+                    len(self.devices),
+                    self.endpoint.host,
+                    self.port,
+                    self.endpoint.framing,
+                )
+                self.ready.set()
+            async with server:
+                await self._link_down.wait()
+                server.close()
+                for writer in list(self._writers):
+                    writer.close()
+            await self._link_up.wait()
+
+    def set_link(self, up: bool) -> None:
+        """Bring the endpoint's link up or down (down: close the listener and connections)."""
+        (self._link_down if up else self._link_up).clear()
+        (self._link_up if up else self._link_down).set()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
         try:
-            while True:
-                header = await reader.readexactly(_MBAP.size)
-                transaction, protocol, length, unit = _MBAP.unpack(header)
-                if protocol != 0 or not 2 <= length <= _MAX_PDU + 1:
-                    break  # not Modbus TCP: drop the connection as devices do
-                pdu = await reader.readexactly(length - 1)
-                response = self._answer(unit, pdu)
-                writer.write(_MBAP.pack(transaction, 0, len(response) + 1, unit) + response)
-                await writer.drain()
+            if self.endpoint.framing == "rtu":
+                await self._serve_rtu(reader, writer)
+            else:
+                await self._serve_tcp(reader, writer)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         except asyncio.CancelledError:
@@ -68,37 +93,82 @@ class ModbusTcpSimulator:
             # so the handler ends normally instead.
             writer.close()
             return
+        finally:
+            self._writers.discard(writer)
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
 
-    def _answer(self, unit: int, pdu: bytes) -> bytes:
+    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            header = await reader.readexactly(_MBAP.size)
+            transaction, protocol, length, unit = _MBAP.unpack(header)
+            if protocol != 0 or not 2 <= length <= _MAX_PDU + 1:
+                return  # not Modbus TCP: drop the connection as devices do
+            pdu = await reader.readexactly(length - 1)
+            response = await self._respond(unit, pdu)
+            if response is not None:
+                writer.write(_MBAP.pack(transaction, 0, len(response) + 1, unit) + response)
+                await writer.drain()
+
+    async def _serve_rtu(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = await reader.readexactly(7)
+            length = rtu.request_length(head)
+            if length is None:
+                with contextlib.suppress(TimeoutError):  # unknown function: swallow the rest
+                    await asyncio.wait_for(reader.read(512), 0.05)
+                writer.write(rtu.frame(head[0], exception(head[1], 0x01)))
+                await writer.drain()
+                continue
+            frame = head + await reader.readexactly(length - 7)
+            if not rtu.check(frame):
+                continue  # a device ignores a frame with a bad CRC (§2.5.1.2)
+            unit, pdu = frame[0], frame[1:-2]
+            if unit not in self.devices:
+                continue  # on a serial line only the addressed device answers
+            response = await self._respond(unit, pdu)
+            if response is not None:
+                writer.write(rtu.frame(unit, response))
+                await writer.drain()
+
+    async def _respond(self, unit: int, pdu: bytes) -> bytes | None:
+        """Return the response PDU, or None for no answer at all."""
         self.requests += 1
         memory = self.devices.get(unit)
+        function = pdu[0] if pdu else 0
         if memory is None:
-            return exception(pdu[0] if pdu else 0, GATEWAY_TARGET_FAILED)
+            return exception(function, GATEWAY_TARGET_FAILED)
+        behaviour = memory.behaviour
+        if behaviour.mode == "hang":
+            return None
+        if behaviour.mode == "exception":
+            return exception(function, SERVER_DEVICE_FAILURE)
+        if behaviour.mode == "garbage":
+            size = self._rng.randint(1, 12)
+            return bytes((function, 0xFF)) + self._rng.randbytes(size)
+        if behaviour.mode == "slow":
+            await asyncio.sleep(behaviour.delay_s)
         memory.refresh(self.clock())
         return answer(memory, pdu)
 
 
-def build_simulators(config: SimConfig) -> list[ModbusTcpSimulator]:
-    """Build one simulator per endpoint from the configuration.
+def build_simulators(
+    config: SimConfig, clock: Callable[[], float] = time.time
+) -> list[ModbusTcpSimulator]:
+    """Build one simulator per endpoint from the configuration; ``clock`` drives the dynamics.
 
     Raises:
         devices.library.ProfileError: a device names a missing or invalid profile.
     """
     simulators = []
+    profiles: dict[str, Profile] = {}
     for endpoint in config.endpoints:
         devices = {}
         for device in endpoint.devices:
+            if device.profile not in profiles:
+                profiles[device.profile] = resolve_profile(device.profile)
             seed = zlib.crc32(f"{config.seed}/{device.id}".encode())
-            devices[device.unit] = DeviceMemory(resolve_profile(device.profile), seed)
-        simulators.append(ModbusTcpSimulator(endpoint, devices))
+            devices[device.unit] = DeviceMemory(profiles[device.profile], seed, config.utc_offset_h)
+        simulators.append(ModbusTcpSimulator(endpoint, devices, clock))
     return simulators
-
-
-async def run(config: SimConfig) -> None:
-    """Run every endpoint of ``config`` until cancelled."""
-    async with asyncio.TaskGroup() as group:
-        for simulator in build_simulators(config):
-            group.create_task(simulator.run())

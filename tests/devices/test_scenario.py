@@ -1,0 +1,63 @@
+"""Scenario timelines: durations, ordering and validation."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from devices.sim.model import SimConfig
+from devices.sim.scenario import Scenario, parse_duration, timeline
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [(90, 90.0), ("30s", 30.0), ("1m30s", 90.0), ("2h", 7200.0), ("1.5m", 90.0)],
+)
+def test_durations(text: object, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "soon", "5d", "-1s", True])
+def test_bad_durations(text: object) -> None:
+    with pytest.raises(ValueError, match="is not a duration"):
+        parse_duration(text)
+
+
+def test_timeline_orders_changes_and_undoes() -> None:
+    scenario = Scenario.model_validate(
+        {
+            "steps": [
+                {"at": "1m", "device": "ups-1", "set": {"on_battery": True}, "for": "30s"},
+                {"at": 10, "device": "th-1", "behaviour": "hang", "for": 80},
+                {"at": 90, "link": "down", "for": 5},
+            ]
+        }
+    )
+    changes = [(c.t, c.undo, c.step.device) for c in timeline(scenario)]
+    assert changes == [
+        (10, False, "th-1"),
+        (60, False, "ups-1"),
+        (90, True, "ups-1"),
+        (90, True, "th-1"),
+        (90, False, None),
+        (95, True, None),
+    ]
+
+
+def test_a_step_needs_exactly_one_action() -> None:
+    with pytest.raises(ValidationError, match="exactly one of"):
+        Scenario.model_validate(
+            {"steps": [{"at": 1, "device": "d", "set": {"a": 1}, "behaviour": "hang"}]}
+        )
+    with pytest.raises(ValidationError, match="needs a device"):
+        Scenario.model_validate({"steps": [{"at": 1, "behaviour": "hang"}]})
+
+
+def test_steps_must_name_simulated_devices() -> None:
+    config = {"endpoints": [{"port": 0, "devices": [{"id": "ups-1", "profile": "ups"}]}]}
+    with pytest.raises(ValidationError, match="no simulated device 'ghost'"):
+        SimConfig.model_validate(
+            {**config, "scenario": [{"at": 1, "device": "ghost", "behaviour": "hang"}]}
+        )
+    with pytest.raises(ValidationError, match="no endpoint 3"):
+        SimConfig.model_validate({**config, "scenario": [{"at": 1, "link": "down", "endpoint": 3}]})

@@ -1,0 +1,60 @@
+"""Run a simulator in a background event loop, so a test can call blocking clients against it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Self
+
+from devices.sim.model import SimConfig
+from devices.sim.runner import Simulator
+
+
+class SimThread:
+    """A :class:`Simulator` served from its own thread for the duration of a ``with`` block."""
+
+    def __init__(
+        self, config: SimConfig | dict[str, Any], clock: Callable[[], float] | None = None
+    ) -> None:
+        self.config = config if isinstance(config, SimConfig) else SimConfig.model_validate(config)
+        self.clock = clock
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._task: Any = None
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+
+        async def build() -> Simulator:
+            return Simulator(self.config, self.clock) if self.clock else Simulator(self.config)
+
+        self.simulator = asyncio.run_coroutine_threadsafe(build(), self.loop).result(10)
+        self._task = asyncio.run_coroutine_threadsafe(self.simulator.run(), self.loop)
+        for endpoint in self.simulator.endpoints:
+            asyncio.run_coroutine_threadsafe(endpoint.ready.wait(), self.loop).result(10)
+        return self
+
+    def port(self, index: int = 0) -> int:
+        return self.simulator.endpoints[index].port
+
+    def call(self, function: Callable[[], Any]) -> Any:
+        """Run ``function`` on the simulator's loop (to change state safely) and return its result."""
+
+        async def run() -> Any:
+            return function()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        async def cancel() -> None:
+            self._task.cancel()
+            await asyncio.sleep(0.1)  # let the simulator's tasks finish cancelling
+
+        asyncio.run_coroutine_threadsafe(cancel(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
