@@ -43,6 +43,16 @@ def test_numbers_round_trip(point_type: PointType, order: ByteOrder, data: st.Da
 
 
 @pytest.mark.parametrize("order", list(ByteOrder))
+@pytest.mark.parametrize("length", [1, 2])
+@given(data=st.data())
+def test_bitfields_round_trip(order: ByteOrder, length: int, data: st.DataObject) -> None:
+    value = data.draw(st.integers(0, (1 << (16 * length)) - 1))
+    registers = encode(value, PointType.BITFIELD, order, length)
+    assert len(registers) == register_count(PointType.BITFIELD, length) == length
+    assert decode(registers, PointType.BITFIELD, order) == value
+
+
+@pytest.mark.parametrize("order", list(ByteOrder))
 @pytest.mark.parametrize("point_type", [PointType.FLOAT32, PointType.FLOAT64])
 def test_nan_survives(order: ByteOrder, point_type: PointType) -> None:
     decoded = decode(encode(math.nan, point_type, order), point_type, order)
