@@ -145,7 +145,7 @@ def load_config(model: type[M], path: Path | None, env: Mapping[str, str] | None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, source, lines, applied)) from None
+        raise ConfigError(_describe(exc, source, lines, applied, data)) from None
 
 
 def _describe(
@@ -153,10 +153,11 @@ def _describe(
     source: str,
     lines: dict[tuple[str | int, ...], int],
     applied: list[str],
+    data: Any,
 ) -> str:
     messages = []
     for error in exc.errors():
-        loc = tuple(error["loc"])
+        loc = _as_written(tuple(error["loc"]), data)
         cause = error.get("ctx", {}).get("error")
         if isinstance(cause, FieldError):
             loc += cause.loc
@@ -171,6 +172,21 @@ def _describe(
         message = error["msg"].removeprefix("Value error, ")
         messages.append(f"{where}: {field}: {message}")
     return "\n".join(messages)
+
+
+def _as_written(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
+    """Drop the segments pydantic adds for union members (``buses[0].tcp.port``)."""
+    kept: list[Any] = []
+    for index, part in enumerate(loc):
+        last = index == len(loc) - 1
+        if isinstance(data, dict) and isinstance(part, str) and part not in data and not last:
+            continue  # a union member's tag, not a key of the file
+        kept.append(part)
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            data = None
+    return tuple(kept)
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:

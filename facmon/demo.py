@@ -47,6 +47,7 @@ def _configs(
             "site": SITE,
             "gateway": "gw-hq",
             "uplink": broker,
+            "spool": {"path": str(workdir / "gateway-spool.db")},
             "buses": [{"id": "rs485-1", "host": "127.0.0.1", "port": sim_port, "timeout_s": 1.0}],
             "devices": [
                 {

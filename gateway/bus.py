@@ -1,22 +1,32 @@
-"""One owner per Modbus endpoint: one client, one lock, one request in flight."""
+"""One owner per Modbus line or endpoint: one client, one request in flight, writes first.
+
+Modbus TCP, RTU frames over TCP (a serial server) and RTU on a local serial port all go
+through :class:`ModbusEndpoint`. Requests are serialised by a :class:`BusLock` in which
+downlink writes overtake queued polls. After a failure the connection is closed and made
+again on the next request, so a reset line recovers by itself.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
+from collections.abc import Sequence
+from typing import Any
 
-from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
+from pymodbus.framer import FramerType
 from pymodbus.pdu import ExceptionResponse
 
 from devices.profile import Table
-from gateway.config import TcpBus
+from gateway.config import Bus, RtuOverTcpBus, SerialBus
 
 log = logging.getLogger(__name__)
 
 
 class BusError(Exception):
-    """A read failed; ``kind`` names the failure for metrics and device state."""
+    """A request failed; ``kind`` names the failure for metrics and device state."""
 
     kind = "error"
 
@@ -50,65 +60,171 @@ class GarbageResponse(BusError):
     kind = "garbage"
 
 
-class ModbusTcpEndpoint:
-    """The single owner of one Modbus TCP endpoint; requests are serialised by a lock."""
+ILLEGAL_DATA_ADDRESS = 0x02
+ILLEGAL_DATA_VALUE = 0x03
 
-    def __init__(self, config: TcpBus) -> None:
-        """Prepare; the client is made (inside the event loop) and connected on the first read."""
+
+URGENT, NORMAL, SUSPECT = 0, 1, 2
+"""Bus priorities: downlink writes, polls of healthy devices, polls of failing devices."""
+
+
+class BusLock:
+    """A lock with FIFO waiters in three priority lanes (:data:`URGENT` first).
+
+    Polls of devices that are failing wait behind those of healthy devices, so a healthy
+    device waits at most for the one exchange in flight, never for a queue of timeouts.
+    """
+
+    def __init__(self) -> None:
+        """Start unlocked."""
+        self._locked = False
+        self._lanes: list[collections.deque[asyncio.Future[None]]] = [
+            collections.deque() for _ in range(3)
+        ]
+
+    async def acquire(self, priority: int = NORMAL) -> None:
+        """Wait for the bus."""
+        if not self._locked and not any(self._lanes):
+            self._locked = True
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._lanes[priority].append(future)
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # it was handed to us just as we were cancelled
+            else:
+                self._lanes[priority].remove(future)
+            raise
+
+    def release(self) -> None:
+        """Hand the bus to the next waiter, in priority order."""
+        for lane in self._lanes:
+            while lane:
+                future = lane.popleft()
+                if not future.done():
+                    future.set_result(None)
+                    return
+        self._locked = False
+
+
+class ModbusEndpoint:
+    """The single owner of one Modbus line or TCP connection."""
+
+    def __init__(self, config: Bus) -> None:
+        """Prepare; the client is made (inside the event loop) and connected on first use."""
         self.config = config
-        self._lock = asyncio.Lock()
-        self._client: AsyncModbusTcpClient | None = None
+        self.lock = BusLock()
+        self.requests = 0
+        self.reconnects = 0
+        self._client: Any = None
+
+    def _make_client(self) -> Any:
+        config = self.config
+        common: dict[str, Any] = {
+            "timeout": config.timeout_s,
+            "retries": 0,
+            "reconnect_delay": 0,
+            "name": f"bus-{config.id}",
+        }
+        if isinstance(config, SerialBus):
+            return AsyncModbusSerialClient(
+                config.port,
+                framer=FramerType.RTU,
+                baudrate=config.baudrate,
+                parity=config.parity,
+                stopbits=config.stopbits,
+                bytesize=config.bytesize,
+                **common,
+            )
+        framer = FramerType.RTU if isinstance(config, RtuOverTcpBus) else FramerType.SOCKET
+        return AsyncModbusTcpClient(config.host, port=config.port, framer=framer, **common)
 
     async def read(
-        self, unit: int, table: Table, address: int, count: int
-    ) -> list[int] | list[bool]:
+        self, unit: int, table: Table, address: int, count: int, priority: int = NORMAL
+    ) -> Sequence[int] | Sequence[bool]:
         """Read ``count`` registers or bits of ``table`` from ``address`` at ``unit``.
 
         Raises:
             BusUnavailable, DeviceTimeout, DeviceException, GarbageResponse: see each.
         """
-        async with self._lock:
-            if self._client is None:
-                self._client = AsyncModbusTcpClient(
-                    self.config.host,
-                    port=self.config.port,
-                    timeout=self.config.timeout_s,
-                    retries=0,
-                    reconnect_delay=0,
-                    name=f"bus-{self.config.id}",
-                )
-            if not self._client.connected and not await self._client.connect():
-                raise BusUnavailable(f"cannot connect to {self.config.host}:{self.config.port}")
-            try:
-                response = await self._call(unit, table, address, count)
-            except TimeoutError:
-                self._client.close()
-                raise DeviceTimeout(f"no answer within {self.config.timeout_s} s") from None
-            except ModbusException as exc:
-                self._client.close()
-                text = str(exc)
-                if "timeout" in text.lower() or "no response" in text.lower():
-                    raise DeviceTimeout(text) from None
-                raise BusUnavailable(text) from None
-        if isinstance(response, ExceptionResponse) or response.isError():
-            raise DeviceException(getattr(response, "exception_code", 0))
-        block: list[int] | list[bool] = response.bits if table.is_bits else response.registers
+        await self.lock.acquire(priority)
+        try:
+            response = await self._exchange(unit, _READS[table], address, count)
+        finally:
+            self.lock.release()
+        block: Sequence[int] | Sequence[bool] = (
+            response.bits if table.is_bits else response.registers
+        )
         if len(block) < count:
             raise GarbageResponse(f"asked for {count}, got {len(block)}")
         return block[:count]
 
-    async def _call(self, unit: int, table: Table, address: int, count: int):  # type: ignore[no-untyped-def]
+    async def write(
+        self, unit: int, table: Table, address: int, values: list[int] | list[bool]
+    ) -> None:
+        """Write coils or holding registers, ahead of queued polls.
+
+        Raises:
+            BusUnavailable, DeviceTimeout, DeviceException, GarbageResponse: see each.
+        """
+        await self.lock.acquire(URGENT)
+        try:
+            if table is Table.COIL:
+                await self._exchange(unit, "write_coils", address, values)
+            else:
+                await self._exchange(unit, "write_registers", address, values)
+        finally:
+            self.lock.release()
+
+    async def _exchange(self, unit: int, method: str, address: int, argument: Any) -> Any:
+        if self._client is None:
+            self._client = self._make_client()
         client = self._client
-        assert client is not None
-        if table is Table.HOLDING:
-            return await client.read_holding_registers(address, count=count, device_id=unit)
-        if table is Table.INPUT:
-            return await client.read_input_registers(address, count=count, device_id=unit)
-        if table is Table.COIL:
-            return await client.read_coils(address, count=count, device_id=unit)
-        return await client.read_discrete_inputs(address, count=count, device_id=unit)
+        if not client.connected and not await client.connect():
+            self.reconnects += 1
+            raise BusUnavailable(f"cannot connect to {_where(self.config)}")
+        self.requests += 1
+        call = getattr(client, method)
+        try:
+            if method.startswith("read"):
+                response = await call(address, count=argument, device_id=unit)
+            else:
+                response = await call(address, argument, device_id=unit)
+        except TimeoutError:
+            client.close()
+            raise DeviceTimeout(f"no answer within {self.config.timeout_s} s") from None
+        except ModbusException as exc:
+            client.close()
+            text = str(exc).lower()
+            if "timeout" in text or "no response" in text:
+                raise DeviceTimeout(f"no answer within {self.config.timeout_s} s") from None
+            if "decode" in text or "unable to" in text or "crc" in text or "invalid" in text:
+                raise GarbageResponse(str(exc)) from None
+            raise BusUnavailable(str(exc)) from None
+        finally:
+            if self.config.inter_frame_s:
+                await asyncio.sleep(self.config.inter_frame_s)
+        if isinstance(response, ExceptionResponse) or response.isError():
+            raise DeviceException(getattr(response, "exception_code", 0))
+        return response
 
     def close(self) -> None:
         """Close the connection."""
         if self._client is not None:
             self._client.close()
+
+
+_READS = {
+    Table.HOLDING: "read_holding_registers",
+    Table.INPUT: "read_input_registers",
+    Table.COIL: "read_coils",
+    Table.DISCRETE: "read_discrete_inputs",
+}
+
+
+def _where(config: Bus) -> str:
+    if isinstance(config, SerialBus):
+        return config.port
+    return f"{config.host}:{config.port}"

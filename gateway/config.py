@@ -2,51 +2,178 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from facmon.config import ConfigModel, FieldError
 from facmon.contract import DEFAULT_PREFIX, Slug
-from facmon.contract.topics import check_prefix
+from facmon.contract.topics import check_prefix, is_slug
 from facmon.mqtt import BrokerConfig
 
 
-class TcpBus(ConfigModel):
-    """A Modbus TCP endpoint: one device, or a serial server in front of an RS-485 line."""
-
+class _Bus(ConfigModel):
     id: Slug
     """Bus id (slug), referred to by devices."""
-    kind: Literal["tcp"] = "tcp"
-    """Bus type."""
-    host: str
-    """Host name or address of the device or serial server."""
-    port: int = Field(default=502, ge=1, le=65_535)
-    """TCP port."""
     timeout_s: float = Field(default=1.0, gt=0, le=60)
     """Seconds to wait for an answer before the request counts as a timeout."""
+    inter_frame_s: float = Field(default=0.0, ge=0, le=1)
+    """Pause between the end of one exchange and the next request (slow RS-485 devices)."""
 
 
-class DeviceConfig(ConfigModel):
-    """A device the gateway polls."""
+class TcpBus(_Bus):
+    """A Modbus TCP endpoint: one device, or a Modbus TCP gateway in front of a line."""
 
-    id: Slug
-    """Device id (slug), unique across the deployment; the last level of its topics."""
+    kind: Literal["tcp"] = "tcp"
+    """Modbus TCP (MBAP framing)."""
+    host: str
+    """Host name or address."""
+    port: int = Field(default=502, ge=1, le=65_535)
+    """TCP port."""
+    connections: int = Field(default=1, ge=1, le=16)
+    """Parallel connections; devices are spread over them (only for endpoints that allow it)."""
+
+
+class RtuOverTcpBus(_Bus):
+    """A serial server that passes RTU frames (with CRC) through a TCP socket."""
+
+    kind: Literal["rtu-over-tcp"]
+    """RTU frames over TCP."""
+    host: str
+    """Host name or address of the serial server."""
+    port: int = Field(default=502, ge=1, le=65_535)
+    """TCP port."""
+
+
+class SerialBus(_Bus):
+    """An RS-485/RS-232 line on a local serial port, Modbus RTU."""
+
+    kind: Literal["rtu"]
+    """Modbus RTU on a serial port."""
+    port: str
+    """Serial device, e.g. /dev/ttyUSB0."""
+    baudrate: int = Field(default=9600, ge=300, le=921_600)
+    """Line speed in bit/s."""
+    parity: Literal["N", "E", "O"] = "N"
+    """Parity: none, even or odd."""
+    stopbits: Literal[1, 2] = 1
+    """Stop bits."""
+    bytesize: Literal[7, 8] = 8
+    """Data bits."""
+
+
+def _bus_kind(value: object) -> str:
+    kind = value.get("kind", "tcp") if isinstance(value, dict) else getattr(value, "kind", "tcp")
+    return str(kind)
+
+
+Bus = Annotated[
+    Annotated[TcpBus, Tag("tcp")]
+    | Annotated[RtuOverTcpBus, Tag("rtu-over-tcp")]
+    | Annotated[SerialBus, Tag("rtu")],
+    Discriminator(_bus_kind),
+]
+"""A bus: ``kind`` is ``tcp`` (the default), ``rtu-over-tcp`` or ``rtu``."""
+
+
+class Reporting(ConfigModel):
+    """When a device's readings are published."""
+
+    mode: Literal["every_poll", "on_change"] = "every_poll"
+    """``every_poll``, or ``on_change``: only points that moved beyond their deadband."""
+    max_age_s: float = Field(default=300.0, gt=0)
+    """With ``on_change``: every point is published at least this often (heartbeat)."""
+
+
+class Location(ConfigModel):
+    """Where a device is, as the registry names it."""
+
+    building: str | None = None
+    """Building."""
+    floor: str | None = None
+    """Floor."""
+    room: str | None = None
+    """Room."""
+
+
+class _DeviceSettings(ConfigModel):
     profile: str
     """Profile name (from the library or `profile_dirs`) or path to a YAML file."""
     bus: Slug
     """Id of the bus the device is on."""
-    unit: int = Field(default=1, ge=0, le=255)
-    """Modbus unit id (slave address)."""
-    interval_s: float = Field(default=5.0, ge=0.05, le=86_400)
+    interval_s: float = Field(default=5.0, ge=0.01, le=86_400)
     """Seconds between polls."""
     max_gap: int = Field(default=8, ge=0, le=124)
     """Registers the planner may read across to merge two requests into one."""
+    reporting: Reporting = Reporting()
+    """When readings are published."""
+    location: Location = Location()
+    """Where the device is."""
+
+
+class DeviceConfig(_DeviceSettings):
+    """A device the gateway polls."""
+
+    id: Slug
+    """Device id (slug), unique across the deployment; the last level of its topics."""
+    unit: int = Field(default=1, ge=0, le=255)
+    """Modbus unit id (slave address)."""
+
+
+_UNITS = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
+
+
+class DeviceTemplate(_DeviceSettings):
+    """Many identical devices in one entry: one per unit id, e.g. meters on units 1-32.
+
+    ``id`` contains ``{unit}`` (or ``{unit:02d}``), replaced by each unit id.
+    """
+
+    id: str = Field(pattern=r"\{unit(:[0-9]*d)?\}")
+    """Device id pattern, e.g. ``meter-{unit:02d}``."""
+    units: str
+    """Unit ids: ``1-32``, ``1,2,5-8``."""
+
+    @field_validator("units")
+    @classmethod
+    def _units(cls, value: str) -> str:
+        if not _UNITS.match(value.replace(" ", "")):
+            raise ValueError(f"units {value!r} must look like 1-32 or 1,2,5-8")
+        for unit in _expand(value):
+            if not 0 <= unit <= 255:
+                raise ValueError(f"unit id {unit} is outside 0..255")
+        return value
+
+    def devices(self) -> list[DeviceConfig]:
+        """Return one device per unit id."""
+        settings = self.model_dump(exclude={"id", "units"})
+        return [
+            DeviceConfig.model_validate({**settings, "id": self.id.format(unit=unit), "unit": unit})
+            for unit in _expand(self.units)
+        ]
+
+
+def _expand(units: str) -> list[int]:
+    result: list[int] = []
+    for part in units.replace(" ", "").split(","):
+        low, _, high = part.partition("-")
+        result.extend(range(int(low), int(high or low) + 1))
+    return result
+
+
+class SpoolConfig(ConfigModel):
+    """The disk spool that keeps messages until the broker has them."""
+
+    path: Path | None = Path("facmon-gateway-spool.db")
+    """SQLite file; empty (null) keeps the spool in memory (lost on restart)."""
+    max_mb: float = Field(default=512.0, gt=0)
+    """Largest spool, in MiB of payload; past it the oldest messages are dropped (counted)."""
 
 
 class GatewayConfig(ConfigModel):
-    """A gateway: its identity, uplink, buses and devices."""
+    """A gateway: its identity, uplink, spool, buses and devices."""
 
     site: Slug
     """Site (campus or substation) slug; the second level of every topic."""
@@ -56,20 +183,34 @@ class GatewayConfig(ConfigModel):
     """Topic prefix before `v1`; the same on every component."""
     uplink: BrokerConfig = BrokerConfig()
     """The central broker."""
-    queue_limit: int = Field(default=100_000, ge=100)
-    """Envelopes held in memory while the uplink is down; the oldest are dropped (counted)."""
-    buses: list[TcpBus] = Field(default_factory=list)
-    """Modbus endpoints this gateway owns."""
+    spool: SpoolConfig = SpoolConfig()
+    """Where messages wait for the broker."""
+    buses: list[Bus] = Field(default_factory=list)
+    """Modbus lines and endpoints this gateway owns."""
     devices: list[DeviceConfig] = Field(default_factory=list)
     """Devices to poll."""
+    templates: list[DeviceTemplate] = Field(default_factory=list)
+    """Groups of identical devices, one per unit id."""
     profile_dirs: list[Path] = Field(default_factory=list)
     """Folders searched for profiles by name before the shipped library."""
+    offline_after: int = Field(default=3, ge=1, le=100)
+    """Consecutive failed polls after which a device is ``offline`` (before: ``degraded``)."""
+    retry_max_s: float = Field(default=60.0, gt=0)
+    """Longest wait between retries of an offline device."""
+    health_interval_s: float = Field(default=30.0, gt=0)
+    """How often the gateway publishes its own health readings."""
+    metrics_port: int | None = Field(default=None, ge=0, le=65_535)
+    """Port of the Prometheus `/metrics` endpoint; none when absent."""
 
     @field_validator("prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
         check_prefix(value)
         return value
+
+    def all_devices(self) -> list[DeviceConfig]:
+        """Return the devices, templates expanded."""
+        return [*self.devices, *(d for t in self.templates for d in t.devices())]
 
     @model_validator(mode="after")
     def _references(self) -> GatewayConfig:
@@ -78,15 +219,23 @@ class GatewayConfig(ConfigModel):
             if bus.id in bus_ids:
                 raise FieldError(f"bus id {bus.id!r} is used twice", "buses", index, "id")
             bus_ids.append(bus.id)
-        device_ids: set[str] = set()
-        for index, device in enumerate(self.devices):
-            if device.id in device_ids:
-                raise FieldError(f"device id {device.id!r} is used twice", "devices", index, "id")
-            device_ids.add(device.id)
-            if device.bus not in bus_ids:
+        seen: set[str] = set()
+        entries = [("devices", i, d.id, d.bus) for i, d in enumerate(self.devices)]
+        for index, template in enumerate(self.templates):
+            entries += [("templates", index, d.id, d.bus) for d in template.devices()]
+        for section, index, device_id, bus_id in entries:
+            if not is_slug(device_id):
+                raise FieldError(f"device id {device_id!r} is not a slug", section, index, "id")
+            if device_id in seen:
+                raise FieldError(f"device id {device_id!r} is used twice", section, index, "id")
+            if device_id == self.gateway:
+                message = "a device cannot have the gateway's id (its health readings use it)"
+                raise FieldError(message, section, index, "id")
+            seen.add(device_id)
+            if bus_id not in bus_ids:
                 raise FieldError(
-                    f"no bus {device.bus!r} (buses: {', '.join(bus_ids) or 'none'})",
-                    "devices",
+                    f"no bus {bus_id!r} (buses: {', '.join(bus_ids) or 'none'})",
+                    section,
                     index,
                     "bus",
                 )

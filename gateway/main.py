@@ -4,79 +4,163 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+
+from prometheus_client import start_http_server
 
 from devices.library import ProfileError, resolve_profile
+from devices.profile import Profile
 from facmon.config import ConfigError
-from gateway.bus import ModbusTcpEndpoint
-from gateway.config import DeviceConfig, GatewayConfig
+from facmon.contract import DataEnvelope, Topic, TopicKind
+from gateway.bus import ModbusEndpoint
+from gateway.config import DeviceConfig, GatewayConfig, TcpBus
+from gateway.metrics import GatewayMetrics
 from gateway.plan import ReadPlan, compile_plan
-from gateway.poller import DevicePoller, SeqCounter
+from gateway.poller import DevicePoller
+from gateway.spool import Spool
 from gateway.uplink import Uplink
 
 log = logging.getLogger(__name__)
+
+HEALTH_MEASUREMENT = "gateway_health"
 
 
 def compile_plans(config: GatewayConfig) -> list[tuple[DeviceConfig, ReadPlan]]:
     """Resolve every device's profile and compile its read plan.
 
     Raises:
-        ConfigError: a device names a missing or invalid profile (``devices[i].profile``).
+        ConfigError: a device names a missing, invalid or non-Modbus profile.
     """
     plans = []
-    cache: dict[str, ReadPlan] = {}
-    for index, device in enumerate(config.devices):
-        key = f"{device.profile}/{device.max_gap}"
-        if key not in cache:
+    profiles: dict[str, Profile] = {}
+    cache: dict[tuple[str, int], ReadPlan] = {}
+    for index, device in enumerate(config.all_devices()):
+        where = (
+            f"devices[{index}]"
+            if index < len(config.devices)
+            else f"templates (device {device.id})"
+        )
+        if device.profile not in profiles:
             try:
-                profile = resolve_profile(device.profile, tuple(config.profile_dirs))
+                profiles[device.profile] = resolve_profile(
+                    device.profile, tuple(config.profile_dirs)
+                )
             except ProfileError as exc:
-                raise ConfigError(f"devices[{index}].profile: {exc}") from None
+                raise ConfigError(f"{where}.profile: {exc}") from None
+        profile = profiles[device.profile]
+        if profile.protocol != "modbus":
+            raise ConfigError(
+                f"{where}.profile: {profile.name} is an MQTT profile, not a Modbus one"
+            )
+        key = (device.profile, device.max_gap)
+        if key not in cache:
             cache[key] = compile_plan(profile, device.max_gap)
         plans.append((device, cache[key]))
     return plans
 
 
 class Gateway:
-    """One gateway: its uplink, one endpoint owner per bus, and a poller per device."""
+    """One gateway: its uplink and spool, one endpoint owner per connection, a poller per device."""
 
     def __init__(self, config: GatewayConfig, plans: list[tuple[DeviceConfig, ReadPlan]]) -> None:
-        """Wire the parts together; nothing connects until :meth:`run`."""
+        """Wire the parts together; nothing connects until :meth:`run`.
+
+        Raises:
+            gateway.spool.SpoolError: the spool file cannot be opened.
+        """
         self.config = config
-        self.uplink = Uplink(
-            config.uplink, config.site, config.gateway, config.prefix, config.queue_limit
-        )
-        self.endpoints = {bus.id: ModbusTcpEndpoint(bus) for bus in config.buses}
-        seq = SeqCounter()
+        self.metrics = GatewayMetrics()
+        self.spool = Spool(config.spool.path, int(config.spool.max_mb * 1024 * 1024))
+        self.uplink = Uplink(config.uplink, config.site, config.gateway, config.prefix, self.spool)
+        self.endpoints: dict[str, list[ModbusEndpoint]] = {}
+        for bus in config.buses:
+            connections = bus.connections if isinstance(bus, TcpBus) else 1
+            self.endpoints[bus.id] = [ModbusEndpoint(bus) for _ in range(connections)]
         count = max(len(plans), 1)
-        self.pollers = [
-            DevicePoller(
-                device,
-                plan,
-                self.endpoints[device.bus],
-                self.uplink,
-                config.site,
-                config.gateway,
-                config.prefix,
-                seq,
-                stagger_s=device.interval_s * index / count,
+        self.pollers = []
+        for index, (device, plan) in enumerate(plans):
+            owners = self.endpoints[device.bus]
+            topics = (
+                Topic(TopicKind.DATA, config.site, config.gateway, device.id, config.prefix),
+                Topic(TopicKind.STATE, config.site, config.gateway, device.id, config.prefix),
             )
-            for index, (device, plan) in enumerate(plans)
-        ]
+            self.pollers.append(
+                DevicePoller(
+                    device,
+                    plan,
+                    owners[index % len(owners)],
+                    self.uplink,
+                    topics,
+                    self.metrics,
+                    offline_after=config.offline_after,
+                    retry_max_s=config.retry_max_s,
+                    stagger_s=device.interval_s * index / count,
+                )
+            )
+        self._health_topic = Topic(
+            TopicKind.DATA, config.site, config.gateway, config.gateway, config.prefix
+        )
 
     async def run(self) -> None:
-        """Run the uplink and every poller until cancelled."""
+        """Run the uplink, every poller and the health reports until cancelled."""
         log.info(
-            "gateway %s/%s: %d device(s) on %d bus(es)",
+            "gateway %s/%s: %d device(s) on %d bus(es); spool %s holds %d message(s), seq %d",
             self.config.site,
             self.config.gateway,
             len(self.pollers),
             len(self.endpoints),
+            self.config.spool.path or "(memory)",
+            self.spool.depth,
+            self.spool.seq,
         )
+        if self.config.metrics_port is not None:
+            start_http_server(self.config.metrics_port, registry=self.metrics.registry)
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.uplink.run())
+                group.create_task(self._report_health())
                 for poller in self.pollers:
                     group.create_task(poller.run())
         finally:
-            for endpoint in self.endpoints.values():
-                endpoint.close()
+            for owners in self.endpoints.values():
+                for endpoint in owners:
+                    endpoint.close()
+            self.spool.close()
+
+    def health(self) -> dict[str, int]:
+        """Return the gateway's own readings (also exported as metrics)."""
+        states = {"online": 0, "degraded": 0, "offline": 0}
+        for poller in self.pollers:
+            if poller.state is not None:
+                states[poller.state] += 1
+        metrics = self.metrics
+        metrics.spool_depth.set(self.uplink.depth)
+        metrics.dropped.set(self.uplink.dropped)
+        metrics.reconnects.set(self.uplink.reconnects)
+        for state, count in states.items():
+            metrics.devices.labels(state).set(count)
+        return {
+            "devices_online": states["online"],
+            "devices_degraded": states["degraded"],
+            "devices_offline": states["offline"],
+            "spool_depth": self.uplink.depth,
+            "dropped": self.uplink.dropped,
+            "published": self.uplink.published,
+            "uplink_reconnects": self.uplink.reconnects,
+            "polls": sum(p.polls for p in self.pollers),
+            "overruns": sum(p.overruns for p in self.pollers),
+            "requests": sum(e.requests for owners in self.endpoints.values() for e in owners),
+        }
+
+    async def _report_health(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.health_interval_s)
+            envelope = DataEnvelope.model_validate(
+                {
+                    "ts": int(time.time() * 1000),
+                    "seq": 0,
+                    "measurement": HEALTH_MEASUREMENT,
+                    "values": self.health(),
+                }
+            )
+            self.uplink.send(self._health_topic, envelope)

@@ -63,3 +63,16 @@ def _request(points: list[Point]) -> ReadRequest:
         raise ValueError(f"point {first.name!r} is not a Modbus point")
     end = max(p.end for p in points)
     return ReadRequest(first.table, first.address, end - first.address, tuple(points))
+
+
+def split(request: ReadRequest) -> list[ReadRequest]:
+    """Split a request in two at a point boundary, for a device that refused it whole.
+
+    Devices answer exception 02 (illegal address) or 03 (illegal value) for a block that
+    spans registers they do not have or is longer than they accept; halves are retried
+    until each request is one point. A one-point request cannot be split: ``[request]``.
+    """
+    if len(request.points) < 2:
+        return [request]
+    middle = len(request.points) // 2
+    return [_request(list(request.points[:middle])), _request(list(request.points[middle:]))]

@@ -1,70 +1,100 @@
-"""Poll one device on its schedule: execute the read plan, publish data and state."""
+"""Poll one device on its schedule: execute (and adapt) the read plan, publish data and state."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from devices.profile import Value
-from facmon.contract import DataEnvelope, StateEnvelope, Topic, TopicKind
-from gateway.bus import BusError, ModbusTcpEndpoint
+from facmon.backoff import Backoff
+from facmon.contract import DataEnvelope, StateEnvelope, Topic
+from gateway.bus import (
+    ILLEGAL_DATA_ADDRESS,
+    ILLEGAL_DATA_VALUE,
+    NORMAL,
+    SUSPECT,
+    BusError,
+    DeviceException,
+    ModbusEndpoint,
+)
 from gateway.config import DeviceConfig
-from gateway.plan import ReadPlan
+from gateway.metrics import GatewayMetrics
+from gateway.plan import ReadPlan, ReadRequest, split
 from gateway.readings import decode_block
+from gateway.reporting import ChangeFilter
 from gateway.uplink import Uplink
 
 log = logging.getLogger(__name__)
-
-OFFLINE_AFTER = 3
-"""Consecutive polls with no answer after which a device is ``offline`` (before: ``degraded``)."""
 
 DeviceState = Literal["online", "degraded", "offline"]
 
 
 @dataclass
-class SeqCounter:
-    """The gateway's message counter, shared by all its devices."""
+class _PollResult:
+    ts: int | None = None
+    values: dict[str, Value] = field(default_factory=dict)
+    quality: dict[str, str] = field(default_factory=dict)
+    error: BusError | None = None
 
-    value: int = 0
-
-    def next(self) -> int:
-        """Return the next sequence number."""
-        self.value += 1
-        return self.value
+    def fail(self, error: BusError, requests: list[ReadRequest]) -> None:
+        self.error = error
+        for request in requests:
+            self.quality.update((p.name, "bad") for p in request.points)
 
 
-@dataclass
 class DevicePoller:
     """Executes one device's read plan every ``interval_s`` on a monotonic, drift-free grid.
 
-    ``monotonic`` schedules; ``wall`` stamps readings (both injectable).
+    A device that stops answering turns ``degraded`` at the first failed poll and
+    ``offline`` after ``offline_after``; while offline it is retried with exponential
+    backoff (from its interval up to ``retry_max_s``), so it costs the bus one timeout per
+    retry, not one per interval. A device that refuses a block (exception 02 or 03) gets the
+    block split until it accepts; the smaller plan is kept.
+    ``monotonic`` schedules and ``wall`` stamps readings (both injectable).
     """
 
-    device: DeviceConfig
-    plan: ReadPlan
-    endpoint: ModbusTcpEndpoint
-    uplink: Uplink
-    site: str
-    gateway: str
-    prefix: str
-    seq: SeqCounter
-    stagger_s: float = 0.0
-    monotonic: Callable[[], float] = time.monotonic
-    wall: Callable[[], float] = time.time
-    polls: int = 0
-    overruns: int = 0
-    state: DeviceState | None = None
-    failures: int = 0
-    _topics: dict[TopicKind, Topic] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        """Build the device's topics once."""
-        for kind in (TopicKind.DATA, TopicKind.STATE):
-            self._topics[kind] = Topic(kind, self.site, self.gateway, self.device.id, self.prefix)
+    def __init__(
+        self,
+        device: DeviceConfig,
+        plan: ReadPlan,
+        endpoint: ModbusEndpoint,
+        uplink: Uplink,
+        topics: tuple[Topic, Topic],
+        metrics: GatewayMetrics,
+        offline_after: int = 3,
+        retry_max_s: float = 60.0,
+        stagger_s: float = 0.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        """Prepare; :meth:`run` polls."""
+        self.device = device
+        self.plan = plan
+        self.requests: list[ReadRequest] = list(plan.requests)
+        self.endpoint = endpoint
+        self.uplink = uplink
+        self.data_topic, self.state_topic = topics
+        self.metrics = metrics
+        self.offline_after = offline_after
+        self.stagger_s = stagger_s
+        self.monotonic = monotonic
+        self.wall = wall
+        self.state: DeviceState | None = None
+        self.failures = 0
+        self.polls = 0
+        self.overruns = 0
+        self.last_poll_started: float | None = None
+        self._retry = Backoff(device.interval_s, max(retry_max_s, device.interval_s))
+        self._filter = (
+            ChangeFilter(plan.profile, device.reporting.max_age_s)
+            if device.reporting.mode == "on_change"
+            else None
+        )
 
     async def run(self) -> None:
         """Poll until cancelled; a poll that overruns its slot skips the missed slots."""
@@ -76,48 +106,96 @@ class DevicePoller:
             if delay > 0:
                 await asyncio.sleep(delay)
             await self.poll_once()
+            if self.state == "offline":
+                await asyncio.sleep(self._retry.next())
+                start, slot = self.monotonic(), 0
+                continue
+            self._retry.reset()
             slot += 1
             behind = int((self.monotonic() - (start + slot * interval)) // interval) + 1
             if behind > 0:
                 self.overruns += behind
+                self.metrics.overruns.inc(behind)
                 slot += behind
 
     async def poll_once(self) -> None:
-        """Read every request of the plan and publish what was read."""
-        ts = int(self.wall() * 1000)
-        values: dict[str, Value] = {}
-        quality: dict[str, str] = {}
-        error: BusError | None = None
-        for request in self.plan.requests:
-            try:
-                block = await self.endpoint.read(
-                    self.device.unit, request.table, request.address, request.count
-                )
-            except BusError as exc:
-                error = exc
-                quality.update((p.name, "bad") for p in request.points)
-                continue
-            good, bad = decode_block(request, block)
-            values.update(good)
-            quality.update(bad)
+        """Read every request of the plan, publish what was read, update the device state."""
+        started = self.monotonic()
+        self.last_poll_started = started
+        result = await self._execute()
         self.polls += 1
-        if values:
+        self.metrics.polls.inc()
+        self.metrics.poll_seconds.observe(self.monotonic() - started)
+        ts = result.ts if result.ts is not None else int(self.wall() * 1000)
+        if result.values:
             self.failures = 0
             self._set_state("online", None, ts)
-            envelope = DataEnvelope.model_validate(
-                {
-                    "ts": ts,
-                    "seq": self.seq.next(),
-                    "measurement": self.plan.profile.measurement,
-                    "values": values,
-                    "quality": quality,
-                }
-            )
-            self.uplink.send(self._topics[TopicKind.DATA], envelope)
+            self._publish(ts, result.values, result.quality)
         else:
             self.failures += 1
-            state: DeviceState = "offline" if self.failures >= OFFLINE_AFTER else "degraded"
+            state: DeviceState = "offline" if self.failures >= self.offline_after else "degraded"
+            error = result.error
             self._set_state(state, f"{error.kind}: {error}" if error else "no values", ts)
+
+    async def _execute(self) -> _PollResult:
+        """Execute the plan; split refused blocks; stop at the first timeout or broken link."""
+        result = _PollResult()
+        pending = deque(self.requests)
+        learned: list[ReadRequest] = []
+        priority = NORMAL if self.failures == 0 else SUSPECT
+        while pending:
+            request = pending.popleft()
+            try:
+                block = await self.endpoint.read(
+                    self.device.unit, request.table, request.address, request.count, priority
+                )
+            except DeviceException as exc:
+                self.metrics.errors.labels(exc.kind).inc()
+                refused = exc.code in (ILLEGAL_DATA_ADDRESS, ILLEGAL_DATA_VALUE)
+                if refused and len(request.points) > 1:
+                    log.info(
+                        "device %s refused %d registers at %s %d (%s); reading in smaller blocks",
+                        self.device.id,
+                        request.count,
+                        request.table,
+                        request.address,
+                        exc,
+                    )
+                    pending.extendleft(reversed(split(request)))
+                    continue
+                result.fail(exc, [request])
+                learned.append(request)
+                continue
+            except BusError as exc:  # timeout, unreachable, garbage: the rest would fail alike
+                self.metrics.errors.labels(exc.kind).inc()
+                result.fail(exc, [request, *pending])
+                learned += [request, *pending]
+                break
+            if result.ts is None:
+                result.ts = int(self.wall() * 1000)  # when the device answered
+            good, bad = decode_block(request, block)
+            result.values.update(good)
+            result.quality.update(bad)
+            learned.append(request)
+        self.requests = learned
+        return result
+
+    def _publish(self, ts: int, values: dict[str, Value], quality: dict[str, str]) -> None:
+        if self._filter is not None:
+            values, quality = self._filter.select(values, quality, ts / 1000)
+            if not values and not quality:
+                return
+        envelope = DataEnvelope.model_validate(
+            {
+                "ts": ts,
+                "seq": 0,
+                "measurement": self.plan.profile.measurement,
+                "values": values,
+                "quality": quality,
+            }
+        )
+        self.metrics.points.inc(len(values))
+        self.uplink.send(self.data_topic, envelope)
 
     def _set_state(self, state: DeviceState, error: str | None, ts: int) -> None:
         if state == self.state:
@@ -128,5 +206,4 @@ class DevicePoller:
         else:
             log.warning("device %s is %s: %s", self.device.id, state, error)
         self.state = state
-        envelope = StateEnvelope(state=state, since=ts, error=error)
-        self.uplink.send(self._topics[TopicKind.STATE], envelope)
+        self.uplink.send(self.state_topic, StateEnvelope(state=state, since=ts, error=error))

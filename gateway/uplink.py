@@ -1,4 +1,12 @@
-"""The gateway's uplink: an ordered outgoing queue published to the broker at QoS 1."""
+"""The gateway's uplink: envelopes go through the disk spool to the broker at QoS 1, in order.
+
+Pollers hand envelopes to :meth:`Uplink.send` (never blocking). Every ``flush_s`` the
+buffer is committed to the :class:`~gateway.spool.Spool`, which numbers data and event
+envelopes (``seq``). The publisher sends the oldest spooled messages, a window at a time,
+and removes them only once the broker has acknowledged them; after any connection loss it
+reconnects with backoff and resends from the spool. Nothing is lost while the broker is
+away, across a restart or a SIGKILL, up to the spool's bound (drops are counted).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,6 @@ import logging
 import ssl
 import time
 from collections import deque
-from dataclasses import dataclass
 
 import aiomqtt
 
@@ -15,63 +22,103 @@ from facmon import __version__
 from facmon.backoff import Backoff
 from facmon.contract import Envelope, StatusEnvelope, Topic, TopicKind
 from facmon.mqtt import BrokerConfig
+from gateway.spool import Pending, Spool, SpoolError
 
 log = logging.getLogger(__name__)
 
-WINDOW = 64
-"""Publishes in flight at once; paho keeps them in order on the wire."""
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """One message waiting for the broker."""
-
-    topic: str
-    payload: bytes
-    retain: bool
+WINDOW = 256
+"""Messages published before waiting for their acknowledgements; paho keeps their order."""
+FLUSH_S = 0.05
+"""How often the send buffer is committed to the spool."""
 
 
 class Uplink:
-    """Publishes envelopes in order, reconnecting with backoff; announces the gateway's status.
+    """Publishes envelopes through the spool; announces the gateway's ``status``.
 
-    The queue is bounded by ``limit``: when full, the oldest message is dropped and counted
-    in ``dropped``. The gateway's ``status`` topic carries ``online`` while connected and,
-    through the MQTT will, ``offline`` when the connection is lost.
+    The ``status`` topic carries ``online`` while connected and, through the MQTT will,
+    ``offline`` when the connection is lost. ``buffer_limit`` bounds the memory buffer
+    used while the spool cannot be written (disk full); past it the oldest are dropped and
+    counted in ``dropped_unspooled``.
     """
 
     def __init__(
-        self, broker: BrokerConfig, site: str, gateway: str, prefix: str, limit: int
+        self,
+        broker: BrokerConfig,
+        site: str,
+        gateway: str,
+        prefix: str,
+        spool: Spool,
+        buffer_limit: int = 100_000,
     ) -> None:
-        """Prepare the queue; :meth:`run` connects."""
+        """Prepare; :meth:`run` connects."""
         self.broker = broker
+        self.spool = spool
         self.status_topic = str(Topic(TopicKind.STATUS, site, gateway, prefix=prefix))
         self.client_id = broker.client_id or f"facmon-gw-{site}-{gateway}"
-        self.limit = limit
-        self.dropped = 0
+        self.buffer_limit = buffer_limit
         self.published = 0
+        self.reconnects = 0
+        self.dropped_unspooled = 0
         self.connected = asyncio.Event()
-        self._queue: deque[Outgoing] = deque()
-        self._pending = asyncio.Event()
+        self._buffer: deque[Pending] = deque()
+        self._spooled = asyncio.Event()
+        self._spool_failing = False
 
     def send(self, topic: Topic, envelope: Envelope) -> None:
-        """Queue ``envelope`` for ``topic``; never blocks."""
-        if len(self._queue) >= self.limit:
-            self._queue.popleft()
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 10_000 == 0:
-                log.warning(
-                    "uplink queue full (%d): %d message(s) dropped so far", self.limit, self.dropped
-                )
-        self._queue.append(Outgoing(str(topic), envelope.to_json(), topic.retained))
-        self._pending.set()
+        """Queue ``envelope`` for ``topic``; never blocks. Its ``seq`` is set when spooled."""
+        if len(self._buffer) >= self.buffer_limit:
+            self._buffer.popleft()
+            self.dropped_unspooled += 1
+        body = envelope.model_dump(mode="python", exclude_none=True)
+        numbered = "seq" in type(envelope).model_fields
+        self._buffer.append(Pending(str(topic), body, topic.retained, numbered))
 
     @property
     def depth(self) -> int:
-        """Messages waiting to be published."""
-        return len(self._queue)
+        """Messages waiting: buffered plus spooled."""
+        return len(self._buffer) + self.spool.depth
+
+    @property
+    def dropped(self) -> int:
+        """Messages dropped because the spool was full or could not be written."""
+        return self.spool.dropped + self.dropped_unspooled
+
+    def flush(self) -> None:
+        """Commit the buffer to the spool now (also done every ``FLUSH_S``)."""
+        if not self._buffer:
+            return
+        batch = list(self._buffer)
+        try:
+            self.spool.append(batch)
+        except SpoolError as exc:
+            if not self._spool_failing:
+                log.error(
+                    "cannot write the spool (%s); holding %d message(s) in memory", exc, len(batch)
+                )
+                self._spool_failing = True
+            return
+        if self._spool_failing:
+            log.info("spool writable again")
+            self._spool_failing = False
+        for _ in batch:
+            self._buffer.popleft()
+        self._spooled.set()
 
     async def run(self) -> None:
-        """Connect, publish everything queued, reconnect after any loss; until cancelled."""
+        """Flush and publish until cancelled; on the way out, flush what is buffered."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._flush_forever())
+                group.create_task(self._publish_forever())
+        finally:
+            self.flush()
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_S)
+            self.flush()
+
+    async def _publish_forever(self) -> None:
         backoff = Backoff()
         reported = False
         while True:
@@ -88,14 +135,17 @@ class Uplink:
                         self.connected.clear()
                         await _announce_offline(client, self.status_topic)
             except aiomqtt.MqttError as exc:
+                self.reconnects += 1
                 if not reported:
-                    log.warning("uplink to %s lost: %s; retrying", self.broker.url, exc)
+                    log.warning(
+                        "uplink to %s lost: %s; spooling until it is back", self.broker.url, exc
+                    )
                     reported = True
                 await asyncio.sleep(backoff.next())
 
     def _client(self) -> aiomqtt.Client:
         password = self.broker.password.get_secret_value() if self.broker.password else None
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             self.broker.host,
             self.broker.port,
             identifier=self.client_id,
@@ -104,23 +154,29 @@ class Uplink:
             keepalive=self.broker.keepalive_s,
             will=aiomqtt.Will(self.status_topic, _status("offline"), qos=1, retain=True),
             tls_context=ssl.create_default_context() if self.broker.tls else None,
+            max_inflight_messages=WINDOW,
             timeout=10,
         )
+        client.pending_calls_threshold = (
+            2 * WINDOW
+        )  # a full window in flight is the plan, not a fault
+        return client
 
     async def _drain(self, client: aiomqtt.Client) -> None:
         while True:
-            if not self._queue:
-                self._pending.clear()
-                await self._pending.wait()
+            batch = self.spool.peek(WINDOW)
+            if not batch:
+                self._spooled.clear()
+                await self._spooled.wait()
                 continue
-            batch = [self._queue.popleft() for _ in range(min(WINDOW, len(self._queue)))]
+            await asyncio.gather(
+                *(client.publish(m.topic, m.payload, qos=1, retain=m.retain) for m in batch)
+            )
             try:
-                await asyncio.gather(
-                    *(client.publish(m.topic, m.payload, qos=1, retain=m.retain) for m in batch)
-                )
-            except BaseException:
-                self._queue.extendleft(reversed(batch))  # resend in order after reconnecting
-                raise
+                self.spool.remove(batch)
+            except SpoolError as exc:  # they will be sent again: at least once, never lost
+                log.error("cannot remove published messages from the spool: %s", exc)
+                await asyncio.sleep(1)
             self.published += len(batch)
 
 

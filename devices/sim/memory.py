@@ -31,6 +31,8 @@ class Behaviour:
     mode: FaultMode = "normal"
     delay_s: float = 0.0
     """Extra delay before answering (``slow``)."""
+    max_block: int | None = None
+    """Refuse reads of more registers than this with exception 03."""
 
 
 def sim_value(

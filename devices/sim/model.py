@@ -21,6 +21,8 @@ class SimDevice(ConfigModel):
     """Profile name or path."""
     unit: int = Field(default=1, ge=1, le=247)
     """Modbus unit id the device answers to."""
+    max_block: int | None = Field(default=None, ge=1, le=125)
+    """A quirk of some devices: refuse (exception 03) reads of more registers than this."""
 
 
 class SimEndpoint(ConfigModel):

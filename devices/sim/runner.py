@@ -90,8 +90,12 @@ class Simulator:
                 self._queue(device, self.mqtt[device].event(step.event, self.clock()))
             return
         if step.behaviour is not None and device in self.modbus:
-            self.modbus[device].behaviour = (
-                Behaviour() if change.undo else Behaviour(step.behaviour, step.delay_s)
+            memory = self.modbus[device]
+            quirk = memory.behaviour.max_block
+            memory.behaviour = (
+                Behaviour(max_block=quirk)
+                if change.undo
+                else Behaviour(step.behaviour, step.delay_s, quirk)
             )
             return
         for name, value in (step.set or {}).items():

@@ -20,9 +20,15 @@ from dataclasses import dataclass, field
 from devices.library import resolve_profile
 from devices.profile import Profile
 from devices.sim import rtu
-from devices.sim.memory import DeviceMemory
+from devices.sim.memory import Behaviour, DeviceMemory
 from devices.sim.model import SimConfig, SimEndpoint
-from devices.sim.pdu import GATEWAY_TARGET_FAILED, SERVER_DEVICE_FAILURE, answer, exception
+from devices.sim.pdu import (
+    GATEWAY_TARGET_FAILED,
+    ILLEGAL_DATA_VALUE,
+    SERVER_DEVICE_FAILURE,
+    answer,
+    exception,
+)
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +155,9 @@ class ModbusTcpSimulator:
             return bytes((function, 0xFF)) + self._rng.randbytes(size)
         if behaviour.mode == "slow":
             await asyncio.sleep(behaviour.delay_s)
+        too_long = behaviour.max_block and int.from_bytes(pdu[3:5], "big") > behaviour.max_block
+        if function in (3, 4) and len(pdu) >= 5 and too_long:
+            return exception(function, ILLEGAL_DATA_VALUE)
         memory.refresh(self.clock())
         return answer(memory, pdu)
 
@@ -169,6 +178,8 @@ def build_simulators(
             if device.profile not in profiles:
                 profiles[device.profile] = resolve_profile(device.profile)
             seed = zlib.crc32(f"{config.seed}/{device.id}".encode())
-            devices[device.unit] = DeviceMemory(profiles[device.profile], seed, config.utc_offset_h)
+            memory = DeviceMemory(profiles[device.profile], seed, config.utc_offset_h)
+            memory.behaviour = Behaviour(max_block=device.max_block)
+            devices[device.unit] = memory
         simulators.append(ModbusTcpSimulator(endpoint, devices, clock))
     return simulators

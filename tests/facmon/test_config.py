@@ -133,3 +133,62 @@ def test_version() -> None:
     result = run_cli("--version")
     assert result.returncode == 0
     assert result.stdout.startswith("facmon ")
+
+
+def test_bus_kinds_and_templates(tmp_path: Path) -> None:
+    text = (
+        GOOD
+        + """\
+  - {id: line-2-dev, profile: th-sensor, bus: line-2, unit: 9}
+templates:
+  - {id: "meter-{unit:02d}", profile: th-sensor, bus: line-3, units: "1-3,7", interval_s: 30}
+"""
+    )
+    text = text.replace(
+        "buses:\n",
+        "buses:\n  - {id: line-2, kind: rtu-over-tcp, host: 10.0.0.9, port: 4001}\n"
+        "  - {id: line-3, kind: rtu, port: /dev/ttyUSB0, baudrate: 19200, parity: E}\n",
+    )
+    config = load_config(GatewayConfig, write(tmp_path, text), env={})
+    assert [b.kind for b in config.buses] == ["rtu-over-tcp", "rtu", "tcp"]
+    devices = config.all_devices()
+    assert [d.id for d in devices][-4:] == ["meter-01", "meter-02", "meter-03", "meter-07"]
+    assert devices[-1].unit == 7
+    assert devices[-1].interval_s == 30
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ("kind: rtu,", "kind: rtu, baudrate: 7,"),
+            ":7: buses[1].baudrate: Input should be greater than or equal to 300",
+        ),
+        (
+            ("kind: rtu,", "kind: modbus-udp,"),
+            ":7: buses[1]: Input tag 'modbus-udp' found using _bus_kind() does not match",
+        ),
+        (
+            ('units: "1-3,7"', 'units: "1-3,x"'),
+            ":13: templates[0].units: units '1-3,x' must look like",
+        ),
+        (
+            ('units: "1-3,7"', 'units: "1-3,300"'),
+            ":13: templates[0].units: unit id 300 is outside 0..255",
+        ),
+        (
+            ('"meter-{unit:02d}"', '"ups-{unit}"'),
+            ":13: templates[0].id: device id 'ups-1' is used twice",
+        ),
+    ],
+)
+def test_bus_and_template_errors(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
+    text = GOOD.replace(
+        "buses:\n",
+        "buses:\n  - {id: line-2, kind: rtu-over-tcp, host: h}\n  - {id: line-3, kind: rtu, port: /dev/ttyS0}\n",
+    )
+    text += 'templates:\n  - {id: "meter-{unit:02d}", profile: th-sensor, bus: line-3, units: "1-3,7"}\n'
+    path = write(tmp_path, text.replace(*change))
+    with pytest.raises(ConfigError) as caught:
+        load_config(GatewayConfig, path, env={})
+    assert f"{path}{expected}" in str(caught.value)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from devices.library import resolve_profile
 from devices.profile import Profile, Table
-from gateway.plan import MAX_BITS, MAX_REGISTERS, compile_plan
+from gateway.plan import MAX_BITS, MAX_REGISTERS, compile_plan, split
 
 
 def profile(points: list[dict[str, Any]]) -> Profile:
@@ -113,3 +113,15 @@ def test_every_point_is_read_exactly_once(specs: list[tuple[int, str]], gap: int
 def test_plan_is_deterministic(gap: int) -> None:
     p = resolve_profile("ups")
     assert compile_plan(p, gap) == compile_plan(p, gap)
+
+
+def test_split_halves_at_point_boundaries() -> None:
+    request = compile_plan(
+        profile([reg("a", 0), reg("b", 1, "float32"), reg("c", 3), reg("d", 4)])
+    ).requests[0]
+    left, right = split(request)
+    assert [(r.address, r.count, [p.name for p in r.points]) for r in (left, right)] == [
+        (0, 3, ["a", "b"]),
+        (3, 2, ["c", "d"]),
+    ]
+    assert split(split(left)[0]) == [split(left)[0]]

@@ -49,6 +49,7 @@ def system(
                 "site": "hq",
                 "gateway": "gw-e2e",
                 "uplink": {"url": mosquitto.url},
+                "spool": {"path": str(tmp_path / "spool.db")},
                 "buses": [{"id": "line-1", "host": "127.0.0.1", "port": sim_port}],
                 "devices": [
                     {

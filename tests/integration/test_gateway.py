@@ -1,0 +1,376 @@
+"""The gateway against the simulator and a real Mosquitto: isolation, outages, crashes, serial lines."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.integration.processes import FacmonProcess, wait_for
+from tests.integration.services import MosquittoServer, free_port
+from tests.integration.simthread import SimThread
+
+pytestmark = pytest.mark.integration
+
+
+class Subscriber:
+    """A persistent-session QoS 1 subscriber that records every data and state message."""
+
+    def __init__(self, broker: MosquittoServer, site: str) -> None:
+        self.data: list[tuple[str, dict[str, Any]]] = []
+        self.states: dict[str, list[str]] = defaultdict(list)
+        self._lock = threading.Lock()
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"sub-{uuid.uuid4().hex[:8]}",
+            clean_session=False,
+        )
+        self._client.on_connect = lambda c, *_: c.subscribe(
+            [(f"facmon/v1/{site}/+/+/data", 1), (f"facmon/v1/{site}/+/+/state", 1)]
+        )
+        self._client.on_message = self._on_message
+        subscribed = threading.Event()
+        self._client.on_subscribe = lambda *_: subscribed.set()
+        self._client.reconnect_delay_set(0.2, 1)
+        self._client.connect("127.0.0.1", broker.port)
+        self._client.loop_start()
+        assert subscribed.wait(10), "the subscription was not acknowledged"
+
+    def _on_message(
+        self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage
+    ) -> None:
+        device, kind = message.topic.split("/")[-2:]
+        body = orjson.loads(message.payload)
+        with self._lock:
+            if kind == "data":
+                self.data.append((device, body))
+            else:
+                self.states[device].append(body["state"])
+
+    def seqs(self) -> list[int]:
+        with self._lock:
+            return [body["seq"] for _, body in self.data]
+
+    def readings(self, device: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [body for name, body in self.data if name == device]
+
+    def close(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()
+
+
+@pytest.fixture
+def subscriber(mosquitto: MosquittoServer) -> Iterator[Subscriber]:
+    mosquitto.start()  # an earlier test may have stopped it
+    sub = Subscriber(mosquitto, "gwtest")
+    yield sub
+    sub.close()
+
+
+def gateway_config(
+    mosquitto: MosquittoServer,
+    spool: Path | None,
+    buses: list[dict[str, Any]],
+    devices: list[dict[str, Any]],
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "site": "gwtest",
+        "gateway": "gw-1",
+        "uplink": {"url": mosquitto.url, "client_id": f"gw-{uuid.uuid4().hex[:8]}"},
+        "spool": {"path": str(spool) if spool else None},
+        "buses": buses,
+        "devices": devices,
+        **extra,
+    }
+
+
+def last_seq(spool: Path) -> int:
+    with sqlite3.connect(spool) as db:
+        return int(db.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()[0])
+
+
+def two_sensors(port: int) -> dict[str, Any]:
+    return {
+        "endpoints": [
+            {
+                "port": port,
+                "devices": [
+                    {"id": "th-1", "profile": "th-sensor", "unit": 1},
+                    {"id": "th-2", "profile": "th-sensor", "unit": 2},
+                ],
+            }
+        ]
+    }
+
+
+def test_every_seq_arrives_across_a_30_second_broker_outage(
+    tmp_path: Path, mosquitto: MosquittoServer, subscriber: Subscriber
+) -> None:
+    port, spool = free_port(), tmp_path / "spool.db"
+    with SimThread(two_sensors(port)):
+        gateway = FacmonProcess(
+            tmp_path,
+            "gateway",
+            gateway_config(
+                mosquitto,
+                spool,
+                [{"id": "b", "host": "127.0.0.1", "port": port}],
+                [
+                    {
+                        "id": "th-1",
+                        "profile": "th-sensor",
+                        "bus": "b",
+                        "unit": 1,
+                        "interval_s": 0.5,
+                    },
+                    {
+                        "id": "th-2",
+                        "profile": "th-sensor",
+                        "bus": "b",
+                        "unit": 2,
+                        "interval_s": 0.5,
+                    },
+                ],
+            ),
+        ).start()
+        wait_for(lambda: len(subscriber.seqs()) >= 6 or None, 30, "first readings", [gateway])
+        mosquitto.stop()
+        outage_started = len(subscriber.seqs())
+        time.sleep(30)
+        mosquitto.start()
+        wait_for(
+            lambda: len(subscriber.seqs()) > outage_started + 100 or None,
+            60,
+            "the spooled readings",
+            [gateway],
+        )
+        assert gateway.stop() == 0
+        final = last_seq(spool)
+        wait_for(
+            lambda: set(range(1, final + 1)) <= set(subscriber.seqs()) or None,
+            30,
+            f"every seq up to {final}",
+        )
+    assert final > outage_started + 100  # 30 s at 4 readings/s were spooled and delivered
+    assert "spooling until it is back" in gateway.log(100_000)
+
+
+def test_nothing_is_lost_when_the_gateway_is_killed_while_the_broker_is_down(
+    tmp_path: Path, mosquitto: MosquittoServer, subscriber: Subscriber
+) -> None:
+    port, spool = free_port(), tmp_path / "spool.db"
+    config = gateway_config(
+        mosquitto,
+        spool,
+        [{"id": "b", "host": "127.0.0.1", "port": port}],
+        [{"id": "th-1", "profile": "th-sensor", "bus": "b", "unit": 1, "interval_s": 0.2}],
+    )
+    with SimThread(two_sensors(port)):
+        gateway = FacmonProcess(tmp_path, "gateway", config).start()
+        wait_for(lambda: len(subscriber.seqs()) >= 5 or None, 30, "first readings", [gateway])
+        mosquitto.stop()
+        time.sleep(3)
+        assert gateway.stop(signal.SIGKILL) == -signal.SIGKILL
+        spooled_at_kill = last_seq(spool)
+        gateway.start()
+        time.sleep(2)
+        mosquitto.start()
+        wait_for(
+            lambda: max(subscriber.seqs(), default=0) > spooled_at_kill + 5 or None,
+            60,
+            "readings after the restart",
+            [gateway],
+        )
+        assert gateway.stop() == 0
+        final = last_seq(spool)
+        wait_for(
+            lambda: set(range(1, final + 1)) <= set(subscriber.seqs()) or None,
+            30,
+            f"every seq up to {final}",
+        )
+    assert spooled_at_kill >= 15  # 3 s at 5 readings/s were in the spool when it was killed
+
+
+def test_hung_and_garbage_devices_do_not_delay_their_neighbours(
+    tmp_path: Path, mosquitto: MosquittoServer, subscriber: Subscriber
+) -> None:
+    ports = [free_port() for _ in range(10)]
+    sim = {
+        "endpoints": [
+            {
+                "port": port,
+                "devices": [
+                    {"id": f"d{b}-{u}", "profile": "th-sensor", "unit": u} for u in range(1, 21)
+                ],
+            }
+            for b, port in enumerate(ports)
+        ],
+        "scenario": [
+            {"at": 0, "device": "d0-1", "behaviour": "hang"},
+            {"at": 0, "device": "d0-2", "behaviour": "garbage"},
+        ],
+    }
+    timeout, interval = 0.5, 1.0
+    config = gateway_config(
+        mosquitto,
+        None,
+        [
+            {"id": f"bus-{b}", "host": "127.0.0.1", "port": port, "timeout_s": timeout}
+            for b, port in enumerate(ports)
+        ],
+        [
+            {
+                "id": f"d{b}-{u}",
+                "profile": "th-sensor",
+                "bus": f"bus-{b}",
+                "unit": u,
+                "interval_s": interval,
+            }
+            for b in range(10)
+            for u in range(1, 21)
+        ],
+    )
+    with SimThread(sim):
+        gateway = FacmonProcess(tmp_path, "gateway", config).start()
+        wait_for(
+            lambda: len(subscriber.readings("d9-20")) >= 2 or None,
+            30,
+            "all devices polling",
+            [gateway],
+        )
+        steady_from = time.time()  # every device, the failing ones included, has been polled
+        time.sleep(12)
+        gateway.assert_running()
+        assert gateway.stop() == 0
+    worst = {"start-up": 0.0, "steady": 0.0}
+    late = []
+    for b in range(10):
+        for u in range(1, 21):
+            device = f"d{b}-{u}"
+            if device in ("d0-1", "d0-2"):
+                continue
+            stamps = [r["ts"] / 1000 for r in subscriber.readings(device)]
+            assert len(stamps) >= 11, (device, len(stamps))
+            for before, after in itertools.pairwise(stamps):
+                phase = "steady" if before >= steady_from else "start-up"
+                deviation = abs(after - before - interval)
+                worst[phase] = max(worst[phase], deviation)
+                if phase == "steady" and deviation > timeout + 0.1:
+                    late.append((device, round(deviation, 3)))
+    print(
+        f"200 devices on 10 buses, a hung and a garbage device on bus 0: worst deviation of a healthy "
+        f"poll from its interval {worst['steady'] * 1000:.0f} ms (steady), {worst['start-up'] * 1000:.0f} ms (start-up)"
+    )
+    assert late == [], f"{len(late)} late polls in steady state: {late[:5]}"
+    assert subscriber.states["d0-1"][-1] == "offline"
+    assert subscriber.states["d0-2"][-1] == "offline"
+    assert subscriber.readings("d0-1") == []
+
+
+def test_a_device_that_refuses_large_blocks_is_read_in_smaller_ones(
+    tmp_path: Path, mosquitto: MosquittoServer, subscriber: Subscriber
+) -> None:
+    port = free_port()
+    sim = {
+        "endpoints": [
+            {
+                "port": port,
+                "devices": [{"id": "ups-1", "profile": "ups", "unit": 1, "max_block": 8}],
+            }
+        ]
+    }
+    config = gateway_config(
+        mosquitto,
+        None,
+        [{"id": "b", "host": "127.0.0.1", "port": port}],
+        [{"id": "ups-1", "profile": "ups", "bus": "b", "unit": 1, "interval_s": 0.3}],
+    )
+    with SimThread(sim):
+        gateway = FacmonProcess(tmp_path, "gateway", config).start()
+        readings = wait_for(
+            lambda: subscriber.readings("ups-1")[1:] or None, 30, "UPS readings", [gateway]
+        )
+        assert gateway.stop() == 0
+    assert readings[-1].get("quality", {}) == {}
+    assert {
+        "input_voltage",
+        "battery_voltage",
+        "runtime_remaining_min",
+        "serial",
+        "on_battery",
+    } <= set(readings[-1]["values"])
+    assert "reading in smaller blocks" in gateway.log(200)
+
+
+@pytest.mark.skipif(
+    shutil.which("socat") is None, reason="socat is installed by tests/setup-services.sh"
+)
+def test_rtu_over_a_serial_line(
+    tmp_path: Path, mosquitto: MosquittoServer, subscriber: Subscriber
+) -> None:
+    port, tty = free_port(), tmp_path / "ttyV0"
+    sim = {
+        "endpoints": [
+            {
+                "port": port,
+                "framing": "rtu",
+                "devices": [{"id": "th-9", "profile": "th-sensor", "unit": 9}],
+            }
+        ]
+    }
+    with SimThread(sim) as simulator:
+        simulator.call(lambda: simulator.simulator.modbus["th-9"].set_point("temperature", -7.5))
+        line = subprocess.Popen(["socat", f"pty,link={tty},raw,echo=0", f"tcp:127.0.0.1:{port}"])
+        try:
+            wait_for(lambda: tty.exists() or None, 10, "the pseudo-terminal")
+            config = gateway_config(
+                mosquitto,
+                None,
+                [
+                    {
+                        "id": "rs485",
+                        "kind": "rtu",
+                        "port": str(tty),
+                        "baudrate": 19200,
+                        "timeout_s": 1,
+                    }
+                ],
+                [
+                    {
+                        "id": "th-9",
+                        "profile": "th-sensor",
+                        "bus": "rs485",
+                        "unit": 9,
+                        "interval_s": 0.5,
+                    }
+                ],
+            )
+            gateway = FacmonProcess(tmp_path, "gateway", config).start()
+            reading = wait_for(
+                lambda: (subscriber.readings("th-9") or [None])[-1],
+                30,
+                "readings over the serial line",
+                [gateway],
+            )
+            assert gateway.stop() == 0
+        finally:
+            line.terminate()
+            line.wait(5)
+    assert reading["values"]["temperature"] == -7.5
+    assert reading["measurement"] == "environment"
