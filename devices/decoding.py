@@ -7,7 +7,7 @@ import functools
 import math
 from collections.abc import Sequence
 
-from devices.codec import CodecError, PointType, decode
+from devices.codec import CodecError, PointType, decode, encode
 from devices.profile import Point, Value
 
 
@@ -59,3 +59,34 @@ def engineering(point: Point, raw: int | float | str) -> Value:
 def _decimals(number: float) -> int:
     exponent = decimal.Decimal(repr(number)).normalize().as_tuple().exponent
     return min(max(-int(exponent), 0), 12)
+
+
+def encode_point(point: Point, value: Value) -> list[int] | list[bool]:
+    """Return the registers (or the one bit) that make ``point`` read ``value``.
+
+    The inverse of :func:`decode_point` for a write: the value is checked against the
+    point's ``min`` and ``max``, unscaled, and encoded in the point's type and byte order.
+
+    Raises:
+        CodecError: the value is of the wrong kind, outside the limits, or does not fit.
+    """
+    if point.type is PointType.BOOL:
+        if not isinstance(value, bool):
+            raise CodecError(f"{point.name} takes true or false, not {value!r}")
+        return [value]
+    if point.type is PointType.STRING:
+        if not isinstance(value, str):
+            raise CodecError(f"{point.name} takes a string, not {value!r}")
+        return encode(value, point.type, point.order, point.length)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise CodecError(f"{point.name} takes a finite number, not {value!r}")
+    if point.min is not None and value < point.min:
+        raise CodecError(f"{point.name}: {value} is below the minimum {point.min}")
+    if point.max is not None and value > point.max:
+        raise CodecError(f"{point.name}: {value} is above the maximum {point.max}")
+    if point.enum and value not in point.enum:
+        raise CodecError(f"{point.name}: {value} is not one of {sorted(point.enum)}")
+    raw = (value - point.offset) / point.scale
+    if point.type not in (PointType.FLOAT32, PointType.FLOAT64):
+        raw = round(raw)
+    return encode(raw, point.type, point.order, point.length)

@@ -98,14 +98,23 @@ def run_service(main: Coroutine[Any, Any, None]) -> None:
 def gateway(config: ConfigOption = None) -> None:
     """Poll Modbus devices and publish their readings uplink."""
     from gateway.config import GatewayConfig  # noqa: PLC0415 - each command imports only its own
-    from gateway.main import Gateway, compile_plans  # noqa: PLC0415
+    from gateway.main import Gateway, compile_plans, ingest_profiles  # noqa: PLC0415
+    from gateway.spool import SpoolError  # noqa: PLC0415
 
     settings = _load(GatewayConfig, config)
     try:
-        plans = compile_plans(settings)
+        plans, ingest = compile_plans(settings), ingest_profiles(settings)
     except ConfigError as exc:
         raise fail(f"{config}: {exc}") from None
-    run_service(Gateway(settings, plans).run())
+
+    async def serve() -> None:
+        try:
+            gateway = Gateway(settings, plans, ingest)
+        except SpoolError as exc:
+            raise fail(f"{config}: spool.path: {exc}") from None
+        await gateway.run()
+
+    run_service(serve())
 
 
 @app.command()

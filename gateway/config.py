@@ -163,6 +163,26 @@ def _expand(units: str) -> list[int]:
     return result
 
 
+class IngestDevice(ConfigModel):
+    """An MQTT-native device on a local broker."""
+
+    id: Slug
+    """Device id (slug); it replaces ``{device}`` in the profile's topic."""
+    profile: str
+    """An MQTT profile (name or path)."""
+    location: Location = Location()
+    """Where the device is."""
+
+
+class IngestSource(ConfigModel):
+    """A local broker whose devices (trackers, door controllers) the gateway forwards."""
+
+    broker: BrokerConfig
+    """The local broker."""
+    devices: list[IngestDevice] = Field(min_length=1)
+    """Devices publishing there."""
+
+
 class SpoolConfig(ConfigModel):
     """The disk spool that keeps messages until the broker has them."""
 
@@ -191,6 +211,8 @@ class GatewayConfig(ConfigModel):
     """Devices to poll."""
     templates: list[DeviceTemplate] = Field(default_factory=list)
     """Groups of identical devices, one per unit id."""
+    mqtt_sources: list[IngestSource] = Field(default_factory=list)
+    """Local brokers with MQTT-native devices to forward."""
     profile_dirs: list[Path] = Field(default_factory=list)
     """Folders searched for profiles by name before the shipped library."""
     offline_after: int = Field(default=3, ge=1, le=100)
@@ -220,9 +242,13 @@ class GatewayConfig(ConfigModel):
                 raise FieldError(f"bus id {bus.id!r} is used twice", "buses", index, "id")
             bus_ids.append(bus.id)
         seen: set[str] = set()
-        entries = [("devices", i, d.id, d.bus) for i, d in enumerate(self.devices)]
+        entries: list[tuple[str, int, str, str | None]] = [
+            ("devices", i, d.id, d.bus) for i, d in enumerate(self.devices)
+        ]
         for index, template in enumerate(self.templates):
             entries += [("templates", index, d.id, d.bus) for d in template.devices()]
+        for index, source in enumerate(self.mqtt_sources):
+            entries += [("mqtt_sources", index, d.id, None) for d in source.devices]
         for section, index, device_id, bus_id in entries:
             if not is_slug(device_id):
                 raise FieldError(f"device id {device_id!r} is not a slug", section, index, "id")
@@ -232,7 +258,7 @@ class GatewayConfig(ConfigModel):
                 message = "a device cannot have the gateway's id (its health readings use it)"
                 raise FieldError(message, section, index, "id")
             seen.add(device_id)
-            if bus_id not in bus_ids:
+            if bus_id is not None and bus_id not in bus_ids:
                 raise FieldError(
                     f"no bus {bus_id!r} (buses: {', '.join(bus_ids) or 'none'})",
                     section,

@@ -13,7 +13,9 @@ from devices.profile import Profile
 from facmon.config import ConfigError
 from facmon.contract import DataEnvelope, Topic, TopicKind
 from gateway.bus import ModbusEndpoint
+from gateway.commands import CommandHandler
 from gateway.config import DeviceConfig, GatewayConfig, TcpBus
+from gateway.ingest import MqttIngest
 from gateway.metrics import GatewayMetrics
 from gateway.plan import ReadPlan, compile_plan
 from gateway.poller import DevicePoller
@@ -59,10 +61,37 @@ def compile_plans(config: GatewayConfig) -> list[tuple[DeviceConfig, ReadPlan]]:
     return plans
 
 
+def ingest_profiles(config: GatewayConfig) -> list[dict[str, Profile]]:
+    """Resolve the profiles of every MQTT source's devices (one mapping per source).
+
+    Raises:
+        ConfigError: a device names a missing, invalid or non-MQTT profile.
+    """
+    sources = []
+    for index, source in enumerate(config.mqtt_sources):
+        profiles: dict[str, Profile] = {}
+        for number, device in enumerate(source.devices):
+            where = f"mqtt_sources[{index}].devices[{number}].profile"
+            try:
+                profile = resolve_profile(device.profile, tuple(config.profile_dirs))
+            except ProfileError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+            if profile.protocol != "mqtt":
+                raise ConfigError(f"{where}: {profile.name} is a Modbus profile, not an MQTT one")
+            profiles[device.id] = profile
+        sources.append(profiles)
+    return sources
+
+
 class Gateway:
     """One gateway: its uplink and spool, one endpoint owner per connection, a poller per device."""
 
-    def __init__(self, config: GatewayConfig, plans: list[tuple[DeviceConfig, ReadPlan]]) -> None:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        plans: list[tuple[DeviceConfig, ReadPlan]],
+        ingest: list[dict[str, Profile]] | None = None,
+    ) -> None:
         """Wire the parts together; nothing connects until :meth:`run`.
 
         Raises:
@@ -97,6 +126,14 @@ class Gateway:
                     stagger_s=device.interval_s * index / count,
                 )
             )
+        self.commands = CommandHandler({p.device.id: p for p in self.pollers}, self.uplink)
+        self.uplink.on_command = self.commands.handle
+        self.ingest = [
+            MqttIngest(
+                source.broker, profiles, self.uplink, config.site, config.gateway, config.prefix
+            )
+            for source, profiles in zip(config.mqtt_sources, ingest or [], strict=False)
+        ]
         self._health_topic = Topic(
             TopicKind.DATA, config.site, config.gateway, config.gateway, config.prefix
         )
@@ -119,6 +156,8 @@ class Gateway:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.uplink.run())
                 group.create_task(self._report_health())
+                for source in self.ingest:
+                    group.create_task(source.run())
                 for poller in self.pollers:
                     group.create_task(poller.run())
         finally:

@@ -15,12 +15,21 @@ import logging
 import ssl
 import time
 from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import aiomqtt
 
 from facmon import __version__
 from facmon.backoff import Backoff
-from facmon.contract import Envelope, StatusEnvelope, Topic, TopicKind
+from facmon.contract import (
+    ContractError,
+    Envelope,
+    StatusEnvelope,
+    Topic,
+    TopicKind,
+    subscription,
+)
 from facmon.mqtt import BrokerConfig
 from gateway.spool import Pending, Spool, SpoolError
 
@@ -60,6 +69,11 @@ class Uplink:
         self.reconnects = 0
         self.dropped_unspooled = 0
         self.connected = asyncio.Event()
+        self.prefix = prefix
+        self.commands_filter = subscription(TopicKind.CMD, prefix, site, gateway)
+        self.on_command: Callable[[Topic, bytes], Coroutine[Any, Any, None]] | None = None
+        """Called for each message on this gateway's ``.../cmd`` topics."""
+        self._command_tasks: set[asyncio.Task[None]] = set()
         self._buffer: deque[Pending] = deque()
         self._spooled = asyncio.Event()
         self._spool_failing = False
@@ -130,11 +144,15 @@ class Uplink:
                     await client.publish(self.status_topic, _status("online"), qos=1, retain=True)
                     self.connected.set()
                     try:
-                        await self._drain(client)
+                        async with asyncio.TaskGroup() as group:
+                            group.create_task(self._drain(client))
+                            if self.on_command is not None:
+                                group.create_task(self._listen(client))
                     finally:
                         self.connected.clear()
                         await _announce_offline(client, self.status_topic)
-            except aiomqtt.MqttError as exc:
+            except* aiomqtt.MqttError as errors:
+                exc = errors.exceptions[0]
                 self.reconnects += 1
                 if not reported:
                     log.warning(
@@ -161,6 +179,19 @@ class Uplink:
             2 * WINDOW
         )  # a full window in flight is the plan, not a fault
         return client
+
+    async def _listen(self, client: aiomqtt.Client) -> None:
+        await client.subscribe(self.commands_filter, qos=1)
+        async for message in client.messages:
+            if self.on_command is None or not isinstance(message.payload, bytes | bytearray):
+                continue
+            try:
+                topic = Topic.parse(str(message.topic), self.prefix)
+            except ContractError:
+                continue
+            task = asyncio.create_task(self.on_command(topic, bytes(message.payload)))
+            self._command_tasks.add(task)
+            task.add_done_callback(self._command_tasks.discard)
 
     async def _drain(self, client: aiomqtt.Client) -> None:
         while True:

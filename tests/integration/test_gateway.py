@@ -374,3 +374,148 @@ def test_rtu_over_a_serial_line(
             line.wait(5)
     assert reading["values"]["temperature"] == -7.5
     assert reading["measurement"] == "environment"
+
+
+def command(
+    mosquitto: MosquittoServer, device: str, body: dict[str, Any] | bytes
+) -> dict[str, Any] | None:
+    """Publish a command and return its result (None when no result comes)."""
+    results: list[dict[str, Any]] = []
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    subscribed = threading.Event()
+    client.on_subscribe = lambda *_: subscribed.set()
+    client.on_message = lambda _c, _u, m: results.append(orjson.loads(m.payload))
+    client.connect("127.0.0.1", mosquitto.port)
+    client.subscribe(f"facmon/v1/gwtest/gw-1/{device}/cmd/result", 1)
+    client.loop_start()
+    try:
+        assert subscribed.wait(10)
+        payload = body if isinstance(body, bytes) else orjson.dumps(body)
+        client.publish(f"facmon/v1/gwtest/gw-1/{device}/cmd", payload, qos=1).wait_for_publish(10)
+        deadline = time.monotonic() + (2 if isinstance(body, bytes) else 15)
+        while not results and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    return results[0] if results else None
+
+
+def test_downlink_writes_only_writable_points_within_limits(
+    tmp_path: Path, mosquitto: MosquittoServer, subscriber: Subscriber
+) -> None:
+    port = free_port()
+    sim = {"endpoints": [{"port": port, "devices": [{"id": "ups-1", "profile": "ups", "unit": 1}]}]}
+    config = gateway_config(
+        mosquitto,
+        None,
+        [{"id": "b", "host": "127.0.0.1", "port": port}],
+        [{"id": "ups-1", "profile": "ups", "bus": "b", "unit": 1, "interval_s": 0.5}],
+    )
+    with SimThread(sim) as simulator:
+        gateway = FacmonProcess(tmp_path, "gateway", config).start()
+        wait_for(lambda: subscriber.readings("ups-1") or None, 30, "UPS readings", [gateway])
+        ok = command(
+            mosquitto,
+            "ups-1",
+            {"id": "c-1", "ts": 1, "point": "low_battery_alarm_v", "value": 352.5},
+        )
+        assert ok is not None
+        assert (ok["ok"], ok["id"]) == (True, "c-1"), ok
+        assert (
+            simulator.call(
+                lambda: simulator.simulator.modbus["ups-1"].values["low_battery_alarm_v"]
+            )
+            == 352.5
+        )
+        wait_for(
+            lambda: (
+                any(
+                    r["values"].get("low_battery_alarm_v") == 352.5
+                    for r in subscriber.readings("ups-1")
+                )
+                or None
+            ),
+            10,
+            "the written value read back",
+        )
+        refusals = {
+            "c-2": ({"point": "input_voltage", "value": 1}, "not writable"),
+            "c-3": ({"point": "low_battery_alarm_v", "value": 10_000}, "above the maximum"),
+            "c-4": ({"point": "no_such_point", "value": 1}, "has no point"),
+            "c-5": ({"point": "low_battery_alarm_v", "value": "high"}, "takes a finite number"),
+        }
+        for command_id, (fields, reason) in refusals.items():
+            result = command(mosquitto, "ups-1", {"id": command_id, "ts": 1, **fields})
+            assert result is not None
+            assert result["ok"] is False
+            assert reason in result["error"], result
+        assert command(mosquitto, "ups-1", b"{not json") is None
+        ghost = command(mosquitto, "ghost", {"id": "c-6", "ts": 1, "point": "x", "value": 1})
+        assert ghost is not None
+        assert "no device 'ghost'" in ghost["error"]
+        gateway.assert_running()
+        assert gateway.stop() == 0
+    audit = gateway.log(100_000)
+    assert "command c-1: ups-1.low_battery_alarm_v = 352.5 -> ok" in audit
+    assert (
+        "command c-3: ups-1.low_battery_alarm_v = 10000 -> low_battery_alarm_v: 10000 is above the maximum"
+        in audit
+    )
+
+
+def test_local_mqtt_devices_are_ingested_through_their_profiles(
+    tmp_path: Path, mosquitto: MosquittoServer, subscriber: Subscriber
+) -> None:
+    sim = {
+        "broker": {"url": mosquitto.url},
+        "mqtt_devices": [
+            {"id": "car-1", "profile": "vehicle-tracker", "interval_s": 0.5},
+            {"id": "door-1", "profile": "door-controller", "interval_s": 0.5},
+        ],
+        "scenario": [{"at": 2, "device": "door-1", "event": "door_forced"}],
+    }
+    config = gateway_config(
+        mosquitto,
+        None,
+        [],
+        [],
+        mqtt_sources=[
+            {
+                "broker": {"url": mosquitto.url},
+                "devices": [
+                    {"id": "car-1", "profile": "vehicle-tracker"},
+                    {"id": "door-1", "profile": "door-controller"},
+                ],
+            }
+        ],
+    )
+    events: list[dict[str, Any]] = []
+    listener = mqtt.Client(CallbackAPIVersion.VERSION2)
+    listener.on_message = lambda _c, _u, m: events.append(orjson.loads(m.payload))
+    listener.connect("127.0.0.1", mosquitto.port)
+    listener.subscribe("facmon/v1/gwtest/gw-1/door-1/event", 1)
+    listener.loop_start()
+    try:
+        gateway = FacmonProcess(tmp_path, "gateway", config).start()
+        time.sleep(1.5)  # let the gateway subscribe before the devices speak
+        with SimThread(sim):
+            car = wait_for(
+                lambda: subscriber.readings("car-1")[1:] or None, 30, "vehicle readings", [gateway]
+            )
+            wait_for(
+                lambda: [e for e in events if e["type"] == "door_forced"] or None,
+                30,
+                "the forced door",
+                [gateway],
+            )
+        assert gateway.stop() == 0
+    finally:
+        listener.loop_stop()
+        listener.disconnect()
+    assert car[-1]["measurement"] == "vehicle"
+    assert {"lat", "lon", "speed_kmh", "ignition"} <= set(car[-1]["values"])
+    forced = next(e for e in events if e["type"] == "door_forced")
+    assert forced["seq"] > 0
+    assert "card" in forced["attrs"]
+    assert subscriber.states["car-1"] == ["online"]

@@ -59,7 +59,7 @@ def mbpoll(port: int, unit: int, table: Table, address: int, count: int) -> list
             MBPOLL_TYPE[table],
             "-1",
             "-o",
-            "2",
+            "5",
             "127.0.0.1",
         ],
         capture_output=True,
