@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.library import resolve_profile
+from devices.library import load_profile, resolve_profile
 from devices.profile import Profile, Table
 from gateway.plan import MAX_BITS, MAX_REGISTERS, compile_plan, split
 
@@ -125,3 +127,14 @@ def test_split_halves_at_point_boundaries() -> None:
         (3, 2, ["c", "d"]),
     ]
     assert split(split(left)[0]) == [split(left)[0]]
+
+
+def test_golden_40_point_profile_reads_in_the_fewest_requests() -> None:
+    case = Path(__file__).resolve().parents[1] / "cases" / "planner-40-points"
+    profile_40 = load_profile(case / "profile.yaml")
+    expected = yaml.safe_load((case / "expected.yaml").read_text())
+    assert len(profile_40.points) == 40
+    plan = compile_plan(profile_40, expected["max_gap"])
+    assert [[r.table.value, r.address, r.count] for r in plan.requests] == expected["requests"]
+    # Minimal: one request per table region whose gaps exceed max_gap, and none can merge.
+    assert len(plan.requests) == len({(r.table, r.address) for r in plan.requests}) == 3
