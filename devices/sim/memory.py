@@ -119,8 +119,9 @@ class DeviceMemory:
         self._pinned.add(name)
 
     def unpin(self, name: str) -> None:
-        """Let dynamics move ``name`` again."""
-        self._pinned.discard(name)
+        """Let dynamics move point ``name`` (or the bitfield holding flag ``name``) again."""
+        owner = self._flags[name][0].name if name in self._flags else name
+        self._pinned.discard(owner)
         self._updated_at = -math.inf
 
     def _store(self, point: Point, value: Value) -> None:

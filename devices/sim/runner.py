@@ -102,7 +102,7 @@ class Simulator:
             if device in self.modbus:
                 memory = self.modbus[device]
                 if change.undo:
-                    memory.unpin(_owner(memory, name))
+                    memory.unpin(name)
                 else:
                     memory.set_point(name, value)
             elif device in self.mqtt:
@@ -147,8 +147,3 @@ class Simulator:
                 log.warning("simulator lost broker %s: %s", broker.url, exc)
                 await asyncio.sleep(backoff.next())
 
-
-def _owner(memory: object, name: str) -> str:
-    """Return the point that holds ``name`` (a flag's bitfield, or the point itself)."""
-    flags = getattr(memory, "_flags", {})
-    return flags[name][0].name if name in flags else name

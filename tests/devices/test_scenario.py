@@ -6,7 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from devices.sim.model import SimConfig
-from devices.sim.scenario import Scenario, parse_duration, timeline
+from devices.sim.runner import Simulator
+from devices.sim.scenario import Change, Scenario, Step, parse_duration, timeline
 
 
 @pytest.mark.parametrize(
@@ -61,3 +62,27 @@ def test_steps_must_name_simulated_devices() -> None:
         )
     with pytest.raises(ValidationError, match="no endpoint 3"):
         SimConfig.model_validate({**config, "scenario": [{"at": 1, "link": "down", "endpoint": 3}]})
+
+
+def test_applying_and_undoing_steps_on_a_simulator() -> None:
+    config = SimConfig.model_validate(
+        {"endpoints": [{"port": 0, "devices": [{"id": "ups-1", "profile": "ups"}]}]}
+    )
+    simulator = Simulator(config, clock=lambda: 1_000.0)
+    memory = simulator.modbus["ups-1"]
+    flag = next(f.name for f in memory.profile.point("alarm_word").flags.values())
+    set_step = Step.model_validate(
+        {"at": 0, "device": "ups-1", "set": {flag: True, "input_voltage": 0}, "for": 5}
+    )
+    simulator.apply(Change(0, set_step, undo=False))
+    memory.refresh(1_000.0)
+    assert memory.values[flag] is True
+    assert memory.values["input_voltage"] == 0
+    simulator.apply(Change(5, set_step, undo=True))
+    memory.refresh(1_001.0)
+    assert memory.values["input_voltage"] != 0  # dynamics move it again
+    hang = Step.model_validate({"at": 0, "device": "ups-1", "behaviour": "slow", "delay_s": 3})
+    simulator.apply(Change(0, hang, undo=False))
+    assert (memory.behaviour.mode, memory.behaviour.delay_s) == ("slow", 3)
+    simulator.apply(Change(1, hang, undo=True))
+    assert memory.behaviour.mode == "normal"
