@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from devices.codec import CodecError, PointType, decode, encode
 from devices.profile import Point, Value
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
 
 def decode_point(point: Point, raw: Sequence[int] | Sequence[bool]) -> dict[str, Value]:
     """Return the point's value (and, for a ``bitfield``, one boolean per flag).
@@ -44,12 +46,15 @@ def decode_point(point: Point, raw: Sequence[int] | Sequence[bool]) -> dict[str,
 def engineering(point: Point, raw: int | float | str) -> Value:
     """Apply the point's scale and offset; unscaled integers stay integers.
 
-    A scaled integer is rounded to the decimals of its scale and offset (2301 * 0.1 is
+    An unscaled uint64 beyond the int64 range becomes a float. A scaled integer is rounded
+    to the decimals of its scale and offset (2301 * 0.1 is
     230.1, not 230.10000000000002); a scaled float keeps 9 decimals.
     """
     if isinstance(raw, str):
         return raw
     if point.scale == 1.0 and point.offset == 0.0:
+        if isinstance(raw, int) and not _INT64_MIN <= raw <= _INT64_MAX:
+            return float(raw)  # a uint64 beyond int64: the contract and InfluxDB carry int64
         return raw
     digits = max(_decimals(point.scale), _decimals(point.offset)) if isinstance(raw, int) else 9
     return round(raw * point.scale + point.offset, digits)

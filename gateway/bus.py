@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
@@ -19,45 +18,26 @@ from pymodbus.exceptions import ModbusException
 from pymodbus.framer import FramerType
 from pymodbus.pdu import ExceptionResponse
 
+from devices.blocks import registers_to_bytes
 from devices.profile import Table
-from gateway.config import Bus, RtuOverTcpBus, SerialBus
+from gateway import modbus_tcp
+from gateway.config import Bus, RtuOverTcpBus, SerialBus, TcpBus
+from gateway.errors import BusError, BusUnavailable, DeviceException, DeviceTimeout, GarbageResponse
+
+__all__ = [
+    "NORMAL",
+    "SUSPECT",
+    "URGENT",
+    "BusError",
+    "BusLock",
+    "BusUnavailable",
+    "DeviceException",
+    "DeviceTimeout",
+    "GarbageResponse",
+    "ModbusEndpoint",
+]
 
 log = logging.getLogger(__name__)
-
-
-class BusError(Exception):
-    """A request failed; ``kind`` names the failure for metrics and device state."""
-
-    kind = "error"
-
-
-class BusUnavailable(BusError):
-    """The endpoint cannot be reached (connection refused, reset, closed)."""
-
-    kind = "unreachable"
-
-
-class DeviceTimeout(BusError):
-    """The device did not answer within the bus timeout."""
-
-    kind = "timeout"
-
-
-class DeviceException(BusError):
-    """The device answered with a Modbus exception response."""
-
-    kind = "exception"
-
-    def __init__(self, code: int) -> None:
-        """Record the exception code (Modbus Application Protocol §7)."""
-        super().__init__(f"Modbus exception {code:#04x}")
-        self.code = code
-
-
-class GarbageResponse(BusError):
-    """The device answered something that is not a valid response to the request."""
-
-    kind = "garbage"
 
 
 ILLEGAL_DATA_ADDRESS = 0x02
@@ -94,7 +74,7 @@ class BusLock:
         except asyncio.CancelledError:
             if future.done() and not future.cancelled():
                 self.release()  # it was handed to us just as we were cancelled
-            else:
+            elif future in self._lanes[priority]:  # release() may have dropped it already
                 self._lanes[priority].remove(future)
             raise
 
@@ -143,23 +123,30 @@ class ModbusEndpoint:
 
     async def read(
         self, unit: int, table: Table, address: int, count: int, priority: int = NORMAL
-    ) -> Sequence[int] | Sequence[bool]:
-        """Read ``count`` registers or bits of ``table`` from ``address`` at ``unit``.
+    ) -> bytes | list[bool]:
+        """Read ``count`` registers (as big-endian bytes) or bits of ``table`` from ``address``.
 
         Raises:
             BusUnavailable, DeviceTimeout, DeviceException, GarbageResponse: see each.
         """
         await self.lock.acquire(priority)
         try:
-            response = await self._exchange(unit, _READS[table], address, count)
+            if isinstance(self.config, TcpBus):
+                pdu = modbus_tcp.read_pdu(_FUNCTIONS[table], address, count)
+                response = await self._exchange_tcp(unit, pdu)
+                return modbus_tcp.read_answer(response, count, table.is_bits)
+            answer = await self._exchange(unit, _READS[table], address, count)
         finally:
             self.lock.release()
-        block: Sequence[int] | Sequence[bool] = (
-            response.bits if table.is_bits else response.registers
-        )
-        if len(block) < count:
-            raise GarbageResponse(f"asked for {count}, got {len(block)}")
-        return block[:count]
+        if table.is_bits:
+            bits = [bool(b) for b in answer.bits[:count]]
+            if len(bits) < count:
+                raise GarbageResponse(f"asked for {count}, got {len(bits)}")
+            return bits
+        registers = answer.registers
+        if len(registers) < count:
+            raise GarbageResponse(f"asked for {count}, got {len(registers)}")
+        return registers_to_bytes(registers[:count])
 
     async def write(
         self, unit: int, table: Table, address: int, values: list[int] | list[bool]
@@ -171,12 +158,35 @@ class ModbusEndpoint:
         """
         await self.lock.acquire(URGENT)
         try:
-            if table is Table.COIL:
-                await self._exchange(unit, "write_coils", address, values)
-            else:
-                await self._exchange(unit, "write_registers", address, values)
+            if isinstance(self.config, TcpBus):
+                function = 0x0F if table is Table.COIL else 0x10
+                await self._exchange_tcp(unit, modbus_tcp.write_pdu(function, address, values))
+                return
+            method = "write_coils" if table is Table.COIL else "write_registers"
+            await self._exchange(unit, method, address, values)
         finally:
             self.lock.release()
+
+    async def _exchange_tcp(self, unit: int, pdu: bytes) -> bytes:
+        assert isinstance(self.config, TcpBus)
+        connection: modbus_tcp.ModbusTcpConnection | None = self._client
+        if connection is None or not connection.connected:
+            try:
+                connection = self._client = await modbus_tcp.connect(
+                    self.config.host, self.config.port, self.config.timeout_s
+                )
+            except BusUnavailable:
+                self.reconnects += 1
+                raise
+        self.requests += 1
+        try:
+            return await connection.exchange(unit, pdu, self.config.timeout_s)
+        except (DeviceTimeout, GarbageResponse, BusUnavailable):
+            connection.close()  # a late or garbled answer must not be taken for the next one
+            raise
+        finally:
+            if self.config.inter_frame_s:
+                await asyncio.sleep(self.config.inter_frame_s)
 
     async def _exchange(self, unit: int, method: str, address: int, argument: Any) -> Any:
         if self._client is None:
@@ -216,6 +226,7 @@ class ModbusEndpoint:
             self._client.close()
 
 
+_FUNCTIONS = {Table.COIL: 0x01, Table.DISCRETE: 0x02, Table.HOLDING: 0x03, Table.INPUT: 0x04}
 _READS = {
     Table.HOLDING: "read_holding_registers",
     Table.INPUT: "read_input_registers",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from devices.blocks import BlockDecoder
 from devices.profile import Point, Profile, Table
 
 MAX_REGISTERS = 125
@@ -20,6 +21,13 @@ class ReadRequest:
     address: int
     count: int
     points: tuple[Point, ...]
+    decoder: BlockDecoder = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        """Compile the decoder of this request's block."""
+        object.__setattr__(
+            self, "decoder", BlockDecoder(self.points, self.address, self.count, self.table.is_bits)
+        )
 
 
 @dataclass(frozen=True, slots=True)

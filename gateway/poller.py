@@ -12,7 +12,7 @@ from typing import Literal
 
 from devices.profile import Value
 from facmon.backoff import Backoff
-from facmon.contract import DataEnvelope, StateEnvelope, Topic
+from facmon.contract import StateEnvelope, Topic
 from gateway.bus import (
     ILLEGAL_DATA_ADDRESS,
     ILLEGAL_DATA_VALUE,
@@ -185,17 +185,8 @@ class DevicePoller:
             values, quality = self._filter.select(values, quality, ts / 1000)
             if not values and not quality:
                 return
-        envelope = DataEnvelope.model_validate(
-            {
-                "ts": ts,
-                "seq": 0,
-                "measurement": self.plan.profile.measurement,
-                "values": values,
-                "quality": quality,
-            }
-        )
         self.metrics.points.inc(len(values))
-        self.uplink.send(self.data_topic, envelope)
+        self.uplink.send_data(self.data_topic, ts, self.plan.profile.measurement, values, quality)
 
     def _set_state(self, state: DeviceState, error: str | None, ts: int) -> None:
         if state == self.state:

@@ -20,6 +20,7 @@ from typing import Any
 
 import aiomqtt
 
+from devices.profile import Value
 from facmon import __version__
 from facmon.backoff import Backoff
 from facmon.contract import (
@@ -86,6 +87,26 @@ class Uplink:
         body = envelope.model_dump(mode="python", exclude_none=True)
         numbered = "seq" in type(envelope).model_fields
         self._buffer.append(Pending(str(topic), body, topic.retained, numbered))
+
+    def send_data(
+        self,
+        topic: Topic,
+        ts: int,
+        measurement: str,
+        values: dict[str, Value],
+        quality: dict[str, str],
+    ) -> None:
+        """Queue a data envelope built by the gateway's own decoder; never blocks.
+
+        The decoder only yields what the contract accepts (slugs from a validated profile,
+        finite numbers, bounded strings), so the hot path skips re-validating each value;
+        tests hold the decoder's output against :class:`DataEnvelope`.
+        """
+        if len(self._buffer) >= self.buffer_limit:
+            self._buffer.popleft()
+            self.dropped_unspooled += 1
+        body = {"ts": ts, "measurement": measurement, "values": values, "quality": quality}
+        self._buffer.append(Pending(str(topic), body, False, True))
 
     @property
     def depth(self) -> int:

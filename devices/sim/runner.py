@@ -146,4 +146,3 @@ class Simulator:
             except aiomqtt.MqttError as exc:
                 log.warning("simulator lost broker %s: %s", broker.url, exc)
                 await asyncio.sleep(backoff.next())
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from gateway.bus import NORMAL, SUSPECT, URGENT, BusLock
 
@@ -34,4 +35,19 @@ async def test_a_cancelled_waiter_does_not_keep_the_lock() -> None:
     waiter.cancel()
     await asyncio.sleep(0)
     lock.release()
+    await asyncio.wait_for(lock.acquire(), 1)
+
+
+async def test_cancelling_a_waiter_after_a_release_skipped_it() -> None:
+    lock = BusLock()
+    await lock.acquire()
+    first = asyncio.create_task(lock.acquire())
+    second = asyncio.create_task(lock.acquire())
+    await asyncio.sleep(0)
+    first.cancel()
+    second.cancel()
+    lock.release()  # skips both cancelled waiters before their handlers run
+    for task in (first, second):
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await asyncio.wait_for(lock.acquire(), 1)
