@@ -40,3 +40,10 @@ integration: $(BIN)/facmon
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
+
+.PHONY: bench
+## Benchmarks (a few minutes): gateway polling throughput vs thingsboard-gateway and a C floor;
+## writes the Gateway section of docs/benchmarks.md. Needs root the first time (apt, PyPI).
+bench: $(BIN)/facmon
+	bash tests/setup-services.sh
+	$(BIN)/python bench/gateway/run.py

@@ -82,7 +82,8 @@ class Collector:
             if remaining <= 0:
                 break
             try:
-                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                async with asyncio.timeout(remaining):  # not wait_for: on 3.11 it can lose a cancel
+                    batch.append(await self._queue.get())
             except TimeoutError:
                 break
         return batch

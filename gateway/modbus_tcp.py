@@ -85,7 +85,8 @@ class ModbusTcpConnection(asyncio.Protocol):
         self._waiting = (self._transaction, unit, future)
         self._transport.write(_MBAP.pack(self._transaction, 0, len(pdu) + 1, unit) + pdu)
         try:
-            response = await asyncio.wait_for(future, timeout_s)
+            async with asyncio.timeout(timeout_s):  # not wait_for: on 3.11 it can lose a cancel
+                response = await future
         except TimeoutError:
             raise DeviceTimeout(f"no answer within {timeout_s} s") from None
         finally:
@@ -111,10 +112,10 @@ async def connect(host: str, port: int, timeout_s: float) -> ModbusTcpConnection
     """
     loop = asyncio.get_running_loop()
     try:
-        _, protocol = await asyncio.wait_for(
-            loop.create_connection(ModbusTcpConnection, host, port, family=socket.AF_UNSPEC),
-            timeout_s,
-        )
+        async with asyncio.timeout(timeout_s):
+            _, protocol = await loop.create_connection(
+                ModbusTcpConnection, host, port, family=socket.AF_UNSPEC
+            )
     except (OSError, TimeoutError) as exc:
         raise BusUnavailable(f"cannot connect to {host}:{port}: {exc or 'timeout'}") from None
     return protocol

@@ -123,7 +123,8 @@ class ModbusTcpSimulator:
             length = rtu.request_length(head)
             if length is None:
                 with contextlib.suppress(TimeoutError):  # unknown function: swallow the rest
-                    await asyncio.wait_for(reader.read(512), 0.05)
+                    async with asyncio.timeout(0.05):
+                        await reader.read(512)
                 writer.write(rtu.frame(head[0], exception(head[1], 0x01)))
                 await writer.drain()
                 continue

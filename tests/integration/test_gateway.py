@@ -105,6 +105,17 @@ def last_seq(spool: Path) -> int:
         return int(db.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()[0])
 
 
+def unaccounted(spool: Path, subscriber: Subscriber) -> set[int] | None:
+    """Seqs neither delivered nor still waiting in the spool (None when there are none)."""
+    with sqlite3.connect(spool) as db:
+        final = int(db.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()[0])
+        waiting = {
+            orjson.loads(row[0]).get("seq") for row in db.execute("SELECT payload FROM outbox")
+        }
+    missing = set(range(1, final + 1)) - set(subscriber.seqs()) - waiting
+    return missing or None
+
+
 def two_sensors(port: int) -> dict[str, Any]:
     return {
         "endpoints": [
@@ -153,6 +164,7 @@ def test_every_seq_arrives_across_a_30_second_broker_outage(
         mosquitto.stop()
         outage_started = len(subscriber.seqs())
         time.sleep(30)
+        spooled_in_outage = last_seq(spool)
         mosquitto.start()
         wait_for(
             lambda: len(subscriber.seqs()) > outage_started + 100 or None,
@@ -162,12 +174,13 @@ def test_every_seq_arrives_across_a_30_second_broker_outage(
         )
         assert gateway.stop() == 0
         final = last_seq(spool)
-        wait_for(
-            lambda: set(range(1, final + 1)) <= set(subscriber.seqs()) or None,
+        assert wait_for(
+            lambda: None if unaccounted(spool, subscriber) else True,
             30,
-            f"every seq up to {final}",
+            "every seq delivered or spooled",
         )
-    assert final > outage_started + 100  # 30 s at 4 readings/s were spooled and delivered
+    assert final > outage_started + 100  # 30 s at 4 readings/s were spooled
+    assert set(range(1, spooled_in_outage + 1)) <= set(subscriber.seqs())  # and all delivered
     assert "spooling until it is back" in gateway.log(100_000)
 
 
@@ -198,13 +211,13 @@ def test_nothing_is_lost_when_the_gateway_is_killed_while_the_broker_is_down(
             [gateway],
         )
         assert gateway.stop() == 0
-        final = last_seq(spool)
-        wait_for(
-            lambda: set(range(1, final + 1)) <= set(subscriber.seqs()) or None,
+        assert wait_for(
+            lambda: None if unaccounted(spool, subscriber) else True,
             30,
-            f"every seq up to {final}",
+            "every seq delivered or spooled",
         )
     assert spooled_at_kill >= 15  # 3 s at 5 readings/s were in the spool when it was killed
+    assert set(range(1, spooled_at_kill + 1)) <= set(subscriber.seqs())  # and all delivered
 
 
 def test_hung_and_garbage_devices_do_not_delay_their_neighbours(
@@ -519,3 +532,45 @@ def test_local_mqtt_devices_are_ingested_through_their_profiles(
     assert forced["seq"] > 0
     assert "card" in forced["attrs"]
     assert subscriber.states["car-1"] == ["online"]
+
+
+def test_sigterm_under_full_load_exits_cleanly(
+    tmp_path: Path, mosquitto: MosquittoServer, subscriber: Subscriber
+) -> None:
+    port, spool = free_port(), tmp_path / "spool.db"
+    sim = {
+        "endpoints": [
+            {
+                "port": port,
+                "devices": [{"id": f"d{u}", "profile": "ups", "unit": u} for u in range(1, 21)],
+            }
+        ]
+    }
+    config = gateway_config(
+        mosquitto,
+        spool,
+        [{"id": "b", "host": "127.0.0.1", "port": port}],
+        [
+            {"id": f"d{u}", "profile": "ups", "bus": "b", "unit": u, "interval_s": 0.01}
+            for u in range(1, 21)
+        ],
+    )
+    with SimThread(sim):
+        gateway = FacmonProcess(tmp_path, "gateway", config)
+        for attempt in range(3):
+            gateway.start()
+            enough = 200 * (attempt + 1)
+            wait_for(
+                lambda enough=enough: len(subscriber.seqs()) > enough or None,
+                30,
+                "a busy bus",
+                [gateway],
+            )
+            started = time.monotonic()
+            assert gateway.stop(signal.SIGTERM, timeout=10) == 0
+            assert time.monotonic() - started < 5
+    assert wait_for(
+        lambda: None if unaccounted(spool, subscriber) else True,
+        30,
+        "every seq delivered or spooled",
+    )
