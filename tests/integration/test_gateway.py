@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import shutil
 import signal
 import sqlite3
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import paho.mqtt.client as mqtt
 import pytest
@@ -313,13 +315,25 @@ def test_a_device_that_refuses_large_blocks_is_read_in_smaller_ones(
         None,
         [{"id": "b", "host": "127.0.0.1", "port": port}],
         [{"id": "ups-1", "profile": "ups", "bus": "b", "unit": 1, "interval_s": 0.3}],
+        metrics_port=(metrics := free_port()),
+        health_interval_s=0.5,
     )
     with SimThread(sim):
         gateway = FacmonProcess(tmp_path, "gateway", config).start()
         readings = wait_for(
             lambda: subscriber.readings("ups-1")[1:] or None, 30, "UPS readings", [gateway]
         )
+        health = wait_for(
+            lambda: subscriber.readings("gw-1") or None, 30, "health readings", [gateway]
+        )
+        exported = httpx.get(f"http://127.0.0.1:{metrics}/metrics", timeout=5).text
         assert gateway.stop() == 0
+    assert health[-1]["measurement"] == "gateway_health"
+    assert health[-1]["values"]["devices_online"] == 1
+    assert health[-1]["values"]["polls"] > 0
+    assert 'facmon_gateway_errors_total{kind="exception"}' in exported  # the refused blocks
+    assert "facmon_gateway_poll_seconds_bucket" in exported
+    assert re.search(r"^facmon_gateway_polls_total [1-9]", exported, re.MULTILINE)
     assert readings[-1].get("quality", {}) == {}
     assert {
         "input_voltage",
