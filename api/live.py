@@ -24,7 +24,7 @@ from facmon.contract import (
     parse_envelope,
     subscription,
 )
-from facmon.mqtt import BrokerConfig
+from facmon.mqtt import BrokerConfig, async_client
 
 log = logging.getLogger(__name__)
 
@@ -105,17 +105,10 @@ class LiveFeed:
             subscription(k, self.prefix)
             for k in (TopicKind.DATA, TopicKind.STATE, TopicKind.STATUS)
         ]
-        password = self.broker.password.get_secret_value() if self.broker.password else None
         while True:
             try:
-                async with aiomqtt.Client(
-                    self.broker.host,
-                    self.broker.port,
-                    username=self.broker.username,
-                    password=password,
-                    identifier=f"facmon-api-{int(time.time() * 1000) % 1_000_000_000}",
-                    keepalive=self.broker.keepalive_s,
-                    timeout=10,
+                async with async_client(
+                    self.broker, identifier=f"facmon-api-{int(time.time() * 1000) % 1_000_000_000}"
                 ) as client:
                     for topic_filter in filters:
                         await client.subscribe(topic_filter, qos=1)

@@ -14,20 +14,9 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from devices.codec import ByteOrder, CodecError, PointType
+from devices.codec import STRUCT_CODES, ByteOrder, CodecError, PointType
 from devices.decoding import decode_point, engineering
 from devices.profile import Point, Value
-
-_CODES = {
-    PointType.INT16: "h",
-    PointType.UINT16: "H",
-    PointType.INT32: "i",
-    PointType.UINT32: "I",
-    PointType.INT64: "q",
-    PointType.UINT64: "Q",
-    PointType.FLOAT32: "f",
-    PointType.FLOAT64: "d",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +29,7 @@ class _Run:
 
 def _direct_order(point: Point) -> str | None:
     """Return the struct byte-order prefix that reads the point directly, if one does."""
-    if point.type not in _CODES:
+    if point.type not in STRUCT_CODES:
         return None
     if point.order is ByteOrder.ABCD:
         return ">"
@@ -83,7 +72,7 @@ class BlockDecoder:
             address = point.address or 0
             if address > at:
                 fmt.append(f"{2 * (address - at)}x")
-            fmt.append(_CODES[point.type])
+            fmt.append(STRUCT_CODES[point.type])
             at = address + point.count
         return "".join(fmt)
 

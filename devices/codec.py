@@ -82,7 +82,7 @@ def normalise_order(name: str) -> ByteOrder:
         raise CodecError(f"unknown byte order {name!r}; use one of {known}") from None
 
 
-_FORMATS = {
+STRUCT_CODES: dict[PointType, str] = {
     PointType.INT16: "h",
     PointType.UINT16: "H",
     PointType.INT32: "i",
@@ -92,6 +92,10 @@ _FORMATS = {
     PointType.FLOAT32: "f",
     PointType.FLOAT64: "d",
 }
+"""The :mod:`struct` code of each numeric type (big-endian layouts are built from these)."""
+
+INTEGER_TYPES = frozenset(t for t, code in STRUCT_CODES.items() if code not in "fd")
+"""The integer types: the ones that take ``enum`` labels and ``invalid`` raw values."""
 
 
 def register_count(point_type: PointType, length: int = 1) -> int:
@@ -103,7 +107,7 @@ def register_count(point_type: PointType, length: int = 1) -> int:
         return length
     if point_type is PointType.BOOL:
         return 1
-    return struct.calcsize(_FORMATS[point_type]) // 2
+    return struct.calcsize(STRUCT_CODES[point_type]) // 2
 
 
 def _to_big_endian(raw: bytes, order: ByteOrder) -> bytes:
@@ -142,7 +146,7 @@ def decode(
         return raw.rstrip(b"\x00 ").decode("utf-8", errors="replace")
     if point_type is PointType.BITFIELD:
         return int.from_bytes(_to_big_endian(raw, order), "big")
-    fmt = _FORMATS.get(point_type)
+    fmt = STRUCT_CODES.get(point_type)
     if fmt is None:
         raise CodecError(f"{point_type} is not a register type")
     if len(raw) != struct.calcsize(fmt):
@@ -177,7 +181,7 @@ def encode(
             raise CodecError(f"{value!r} does not fit a {16 * length}-bit bitfield")
         raw = _to_big_endian(value.to_bytes(2 * length, "big"), order)
         return list(struct.unpack(f">{length}H", raw))
-    fmt = _FORMATS.get(point_type)
+    fmt = STRUCT_CODES.get(point_type)
     if fmt is None:
         raise CodecError(f"{point_type} is not a register type")
     if fmt not in "fd" and not isinstance(value, int):

@@ -8,18 +8,9 @@ from typing import Any
 
 import orjson
 
-from devices.codec import PointType
+from devices.codec import INTEGER_TYPES, PointType
 from devices.decoding import engineering
 from devices.profile import Point, Profile, Value
-
-_INTEGERS = {
-    PointType.INT16,
-    PointType.UINT16,
-    PointType.INT32,
-    PointType.UINT32,
-    PointType.INT64,
-    PointType.UINT64,
-}
 
 
 class MappingError(ValueError):
@@ -87,7 +78,7 @@ def _coerce(point: Point, raw: Any) -> Value | None:
         return raw if isinstance(raw, str) and len(raw) <= 1024 else None
     if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
         return None
-    if point.type in _INTEGERS and isinstance(raw, float) and raw.is_integer():
+    if point.type in INTEGER_TYPES and isinstance(raw, float) and raw.is_integer():
         raw = int(raw)
     return engineering(point, raw)
 

@@ -6,20 +6,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from devices.codec import ByteOrder, PointType, decode, register_count
+from devices.codec import STRUCT_CODES, ByteOrder, PointType, decode, register_count
 from devices.decoding import engineering
 from devices.profile import Point
 
-_NUMERIC = [
-    PointType.INT16,
-    PointType.UINT16,
-    PointType.INT32,
-    PointType.UINT32,
-    PointType.INT64,
-    PointType.UINT64,
-    PointType.FLOAT32,
-    PointType.FLOAT64,
-]
+_NUMERIC = list(STRUCT_CODES)  # every numeric type, in declaration order
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,14 @@ from pydantic import (
     model_validator,
 )
 
-from devices.codec import ByteOrder, CodecError, PointType, normalise_order, register_count
+from devices.codec import (
+    INTEGER_TYPES,
+    ByteOrder,
+    CodecError,
+    PointType,
+    normalise_order,
+    register_count,
+)
 from facmon.config import FieldError
 from facmon.contract import Slug
 
@@ -211,9 +218,9 @@ class Point(_Model):
                 raise FieldError(
                     f"bit {bit} is outside a {16 * self.length}-bit field", "flags", bit
                 )
-        if self.invalid and self.type not in _INTEGER_TYPES:
+        if self.invalid and self.type not in INTEGER_TYPES:
             raise FieldError(f"invalid applies to integer points, not {self.type}", "invalid")
-        if self.enum and self.type not in _INTEGER_TYPES:
+        if self.enum and self.type not in INTEGER_TYPES:
             raise FieldError(f"enum applies to integer points, not {self.type}", "enum")
         if self.access == "r" and (self.min is not None or self.max is not None):
             raise FieldError("min and max apply to writable (rw) points", "min")
@@ -254,15 +261,6 @@ class Point(_Model):
         """Return the enum label of ``code``, if the profile names it."""
         return self.enum.get(code)
 
-
-_INTEGER_TYPES = {
-    PointType.INT16,
-    PointType.UINT16,
-    PointType.INT32,
-    PointType.UINT32,
-    PointType.INT64,
-    PointType.UINT64,
-}
 
 TopicPattern = Annotated[
     str, StringConstraints(pattern=r"^[^#]*\{device\}[^#]*(#)?$", max_length=256)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import ssl
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import aiomqtt
 from pydantic import AfterValidator, Field, SecretStr
 
 from facmon.config import ConfigModel
@@ -52,3 +54,21 @@ class BrokerConfig(ConfigModel):
     def tls(self) -> bool:
         """Whether the connection uses TLS."""
         return urlsplit(self.url).scheme == "mqtts"
+
+
+def async_client(broker: BrokerConfig, **options: Any) -> aiomqtt.Client:
+    """Return an aiomqtt client for ``broker`` (credentials, TLS, keep-alive, 10 s timeout).
+
+    ``options`` go to :class:`aiomqtt.Client` (``identifier``, ``will``, ...).
+    """
+    password = broker.password.get_secret_value() if broker.password else None
+    return aiomqtt.Client(
+        broker.host,
+        broker.port,
+        username=broker.username,
+        password=password,
+        keepalive=broker.keepalive_s,
+        tls_context=ssl.create_default_context() if broker.tls else None,
+        timeout=10,
+        **options,
+    )

@@ -13,7 +13,7 @@ from devices.mapping import MappingError, map_message
 from devices.profile import Profile
 from facmon.backoff import Backoff
 from facmon.contract import DataEnvelope, EventEnvelope, StateEnvelope, Topic, TopicKind
-from facmon.mqtt import BrokerConfig
+from facmon.mqtt import BrokerConfig, async_client
 from gateway.uplink import Uplink
 
 log = logging.getLogger(__name__)
@@ -97,17 +97,9 @@ class MqttIngest:
     async def run(self) -> None:
         """Subscribe and ingest until cancelled, reconnecting with backoff."""
         backoff = Backoff()
-        password = self.broker.password.get_secret_value() if self.broker.password else None
         while True:
             try:
-                async with aiomqtt.Client(
-                    self.broker.host,
-                    self.broker.port,
-                    username=self.broker.username,
-                    password=password,
-                    keepalive=self.broker.keepalive_s,
-                    timeout=10,
-                ) as client:
+                async with async_client(self.broker) as client:
                     for pattern, _, _ in self._routes:
                         await client.subscribe(pattern, qos=1)
                     backoff.reset()

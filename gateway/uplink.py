@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -31,7 +30,7 @@ from facmon.contract import (
     TopicKind,
     subscription,
 )
-from facmon.mqtt import BrokerConfig
+from facmon.mqtt import BrokerConfig, async_client
 from gateway.spool import Pending, Spool, SpoolError
 
 log = logging.getLogger(__name__)
@@ -183,18 +182,11 @@ class Uplink:
                 await asyncio.sleep(backoff.next())
 
     def _client(self) -> aiomqtt.Client:
-        password = self.broker.password.get_secret_value() if self.broker.password else None
-        client = aiomqtt.Client(
-            self.broker.host,
-            self.broker.port,
+        client = async_client(
+            self.broker,
             identifier=self.client_id,
-            username=self.broker.username,
-            password=password,
-            keepalive=self.broker.keepalive_s,
             will=aiomqtt.Will(self.status_topic, _status("offline"), qos=1, retain=True),
-            tls_context=ssl.create_default_context() if self.broker.tls else None,
             max_inflight_messages=WINDOW,
-            timeout=10,
         )
         client.pending_calls_threshold = (
             2 * WINDOW

@@ -18,6 +18,7 @@ from devices.sim.mqtt import MqttDeviceSim
 from devices.sim.scenario import Change, Scenario, timeline
 from devices.sim.server import ModbusTcpSimulator, build_simulators
 from facmon.backoff import Backoff
+from facmon.mqtt import async_client
 
 log = logging.getLogger(__name__)
 
@@ -118,18 +119,11 @@ class Simulator:
     async def _publish(self) -> None:
         broker = self.config.broker
         assert broker is not None
-        password = broker.password.get_secret_value() if broker.password else None
         backoff = Backoff()
         last = self.clock()
         while True:
             try:
-                async with aiomqtt.Client(
-                    broker.host,
-                    broker.port,
-                    username=broker.username,
-                    password=password,
-                    timeout=10,
-                ) as client:
+                async with async_client(broker) as client:
                     backoff.reset()
                     while True:
                         now = self.clock()
