@@ -16,7 +16,7 @@ BAD_FIELD = "facmon_bad"
 
 _MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\\": "\\\\"})
 _KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\\": "\\\\"})
-_STRING = str.maketrans({'"': r"\"", "\\": "\\\\", "\n": r"\n"})
+_STRING = str.maketrans({'"': r"\"", "\\": "\\\\"})  # a newline inside the quotes is taken as is
 
 
 def escape_key(text: str) -> str:

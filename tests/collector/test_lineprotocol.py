@@ -35,7 +35,7 @@ def test_bad_points_are_recorded() -> None:
 def test_escaping() -> None:
     assert escape_key("a b,c=d\\e") == "a\\ b\\,c\\=d\\\\e"
     assert field_value('say "hi" \\ there') == '"say \\"hi\\" \\\\ there"'
-    assert field_value("line\nbreak") == '"line\\nbreak"'
+    assert field_value("line\nbreak") == '"line\nbreak"'
     assert field_value(1e21) == "1e+21"
     assert field_value(-0.0) == "-0.0"
     assert field_value(False) == "false"
