@@ -48,7 +48,7 @@ def map_message(profile: Profile, payload: bytes) -> Mapped:
     try:
         message = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
-        raise MappingError(f"not UTF-8 JSON: {exc}") from None
+        raise MappingError(f"invalid JSON: {exc}") from None
     if not isinstance(message, dict):
         raise MappingError("the message is not a JSON object")
     mapped = Mapped()

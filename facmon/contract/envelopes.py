@@ -226,7 +226,7 @@ def parse_envelope(model: type[E], payload: bytes) -> E:
     try:
         data = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
-        raise EnvelopeError(f"not UTF-8 JSON: {exc}") from None
+        raise EnvelopeError(f"invalid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise EnvelopeError(f"payload must be a JSON object, not {_json_type(data)}")
     try:

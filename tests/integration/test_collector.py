@@ -1,0 +1,129 @@
+"""The collector against real Mosquitto and InfluxDB: bad input to the dead letter, good input stored."""
+
+from __future__ import annotations
+
+import base64
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.integration.processes import FacmonProcess, wait_for
+from tests.integration.services import InfluxDBServer, MosquittoServer
+
+pytestmark = pytest.mark.integration
+
+
+def good(seq: int) -> bytes:
+    return orjson.dumps(
+        {
+            "ts": 1_700_000_000_000 + seq,
+            "seq": seq,
+            "measurement": "ups",
+            "values": {"v": seq / 2, "n": seq},
+        }
+    )
+
+
+BAD: list[tuple[str, bytes, str]] = [
+    ("d-1", b"{not json", "invalid JSON"),
+    ("d-1", b"\xff\xfe{}", "invalid JSON"),
+    ("d-1", b'{"ts": 1, "seq": 1, "measurement": "ups", "values": {"v": NaN}}', "invalid JSON"),
+    ("d-1", b'{"ts": 1, "seq": 1, "measurement": "ups", "values": {"v": 1e999}}', "infinity"),
+    (
+        "d-1",
+        b'{"ts": "1", "seq": 1, "measurement": "ups", "values": {"v": 1}}',
+        "ts: Input should be a valid integer",
+    ),
+    (
+        "d-1",
+        b'{"ts": 1, "seq": 1, "measurement": "ups", "values": {"v": [1]}}',
+        "must be a number, bool or string",
+    ),
+    (
+        "d-1",
+        orjson.dumps({"ts": 1, "seq": 1, "measurement": "ups", "values": {"v": "x" * 2000}}),
+        "longer than 1024",
+    ),
+    ("d-1", b"[]", "must be a JSON object"),
+    ("d-1", b" " * 300_000, "exceeds"),
+    ("D 1", good(1), "is not a slug"),
+    (
+        "d-1",
+        orjson.dumps(
+            {"ts": 1_700_000_000_500, "seq": 9_999, "measurement": "ups", "values": {"v": "text"}}
+        ),
+        "field type conflict",
+    ),
+]
+
+
+def test_a_malformed_corpus_ends_in_the_dead_letter_and_good_data_is_stored(
+    tmp_path: Path, mosquitto: MosquittoServer, influxdb: InfluxDBServer, influx_db: str
+) -> None:
+    mosquitto.start()
+    dead: list[dict[str, Any]] = []
+    lock = threading.Lock()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    subscribed = threading.Event()
+    client.on_subscribe = lambda *_: subscribed.set()
+
+    def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+        with lock:
+            dead.append(orjson.loads(message.payload))
+
+    client.on_message = on_message
+    client.connect("127.0.0.1", mosquitto.port)
+    client.subscribe("facmon/v1/deadletter", 1)
+    client.loop_start()
+    assert subscribed.wait(10)
+    collector = FacmonProcess(
+        tmp_path,
+        "collector",
+        {
+            "id": "c-corpus",
+            "broker": {"url": mosquitto.url, "client_id": f"c-{uuid.uuid4().hex[:8]}"},
+            "sink": {"kind": "influxdb", "url": influxdb.url, "database": influx_db},
+            "batch_max_delay_s": 0.05,
+        },
+    ).start()
+    try:
+        wait_for(
+            lambda: "connected to" in collector.log(100_000) or None,
+            30,
+            "the collector",
+            [collector],
+        )
+        seq = 0
+        for device, payload, _ in BAD:
+            for _ in range(3):  # good messages around every bad one
+                seq += 1
+                client.publish("facmon/v1/hq/gw-1/d-1/data", good(seq), qos=1).wait_for_publish(10)
+            client.publish(f"facmon/v1/hq/gw-1/{device}/data", payload, qos=1).wait_for_publish(10)
+        seq += 1
+        client.publish("facmon/v1/hq/gw-1/d-1/data", good(seq), qos=1).wait_for_publish(10)
+
+        def stored() -> int | None:
+            result = influxdb.query("SELECT count(n) FROM ups", db=influx_db, check=False)
+            series = result["results"][0].get("series")
+            count = series[0]["values"][0][1] if series else 0
+            return count if count == seq else None
+
+        wait_for(stored, 30, f"{seq} good readings in InfluxDB", [collector])
+        wait_for(lambda: len(dead) >= len(BAD) or None, 30, "every dead letter", [collector])
+        collector.assert_running()
+        assert collector.stop() == 0
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    assert len(dead) == len(BAD)
+    for (_, payload, reason), letter in zip(BAD, dead, strict=True):
+        assert reason in letter["reason"], (reason, letter["reason"])
+        assert letter["source"] == "c-corpus"
+        assert base64.b64decode(letter["payload_b64"]) == payload[:65_536]
+        assert letter["payload_size"] == len(payload)
