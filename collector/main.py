@@ -73,6 +73,13 @@ class Collector:
         finally:
             self.session.stop()
             await self.sink.close()
+            log.info(
+                "collector %s stopped: %d reading(s) stored, %d dead letter(s), %d retries",
+                self.config.id,
+                self.stored,
+                self.dead_letters,
+                self.retries,
+            )
 
     async def _next_batch(self) -> list[Inbound]:
         batch = [await self._queue.get()]

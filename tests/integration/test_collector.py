@@ -127,3 +127,59 @@ def test_a_malformed_corpus_ends_in_the_dead_letter_and_good_data_is_stored(
         assert letter["source"] == "c-corpus"
         assert base64.b64decode(letter["payload_b64"]) == payload[:65_536]
         assert letter["payload_size"] == len(payload)
+
+
+def test_two_collectors_on_a_shared_subscription_split_the_load(
+    tmp_path: Path, mosquitto: MosquittoServer, influxdb: InfluxDBServer, influx_db: str
+) -> None:
+    mosquitto.start()
+    group = f"g{uuid.uuid4().hex[:6]}"
+    collectors = []
+    for name in ("c-a", "c-b"):
+        folder = tmp_path / name
+        folder.mkdir()
+        collectors.append(
+            FacmonProcess(
+                folder,
+                "collector",
+                {
+                    "id": name,
+                    "broker": {"url": mosquitto.url, "client_id": f"{name}-{group}"},
+                    "share_group": group,
+                    "sink": {"kind": "influxdb", "url": influxdb.url, "database": influx_db},
+                    "batch_max_delay_s": 0.05,
+                },
+            ).start()
+        )
+    for collector in collectors:
+        wait_for(
+            lambda c=collector: "connected to" in c.log(100_000) or None,
+            30,
+            "the collectors",
+            collectors,
+        )
+    publisher = mqtt.Client(CallbackAPIVersion.VERSION2)
+    publisher.connect("127.0.0.1", mosquitto.port)
+    publisher.loop_start()
+    total = 2_000
+    try:
+        for seq in range(1, total + 1):
+            info = publisher.publish(f"facmon/v1/hq/gw-1/d-{seq % 7}/data", good(seq), qos=1)
+        info.wait_for_publish(30)
+    finally:
+        publisher.loop_stop()
+        publisher.disconnect()
+
+    def stored() -> int | None:
+        result = influxdb.query("SELECT count(n) FROM ups", db=influx_db, check=False)
+        series = result["results"][0].get("series")
+        return series[0]["values"][0][1] if series and series[0]["values"][0][1] == total else None
+
+    wait_for(stored, 60, f"{total} readings in InfluxDB", collectors)
+    shares = []
+    for collector in collectors:
+        assert collector.stop() == 0
+        line = next(line for line in collector.log(100_000).splitlines() if "stopped:" in line)
+        shares.append(int(line.split("stopped: ")[1].split(" ")[0]))
+    assert sum(shares) == total
+    assert min(shares) > total // 10, shares  # both took a real share
