@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import signal
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -183,3 +185,79 @@ def test_two_collectors_on_a_shared_subscription_split_the_load(
         shares.append(int(line.split("stopped: ")[1].split(" ")[0]))
     assert sum(shares) == total
     assert min(shares) > total // 10, shares  # both took a real share
+
+
+def test_a_million_points_survive_an_influxdb_outage_and_a_collector_sigkill(
+    tmp_path: Path, mosquitto: MosquittoServer, influxdb: InfluxDBServer, influx_db: str
+) -> None:
+    mosquitto.start()
+    influxdb.start()
+    devices, per_device, fields = 10, 1_000, 100  # 10,000 messages x 100 points
+    collector = FacmonProcess(
+        tmp_path,
+        "collector",
+        {
+            "id": "c-million",
+            "broker": {"url": mosquitto.url, "client_id": f"c-million-{uuid.uuid4().hex[:6]}"},
+            "sink": {"kind": "influxdb", "url": influxdb.url, "database": influx_db},
+        },
+    ).start()
+    wait_for(
+        lambda: "connected to" in collector.log(100_000) or None, 30, "the collector", [collector]
+    )
+    publisher = mqtt.Client(CallbackAPIVersion.VERSION2)
+    publisher.max_inflight_messages_set(1000)
+    publisher.connect("127.0.0.1", mosquitto.port)
+    publisher.loop_start()
+
+    def publish(first: int, last: int) -> None:
+        info = None
+        for index in range(first, last):
+            device, n = index % devices, index // devices
+            values = {f"v{k}": n * 1.0 + k for k in range(fields)}
+            body = {
+                "ts": 1_700_000_000_000 + n,
+                "seq": index + 1,
+                "measurement": "bulk",
+                "values": values,
+            }
+            info = publisher.publish(
+                f"facmon/v1/hq/gw-1/d-{device}/data", orjson.dumps(body), qos=1
+            )
+        assert info is not None
+        info.wait_for_publish(60)
+
+    def rows() -> int:
+        result = influxdb.query("SELECT count(v0) FROM bulk", db=influx_db, check=False)
+        series = result["results"][0].get("series") if "results" in result else None
+        return int(series[0]["values"][0][1]) if series else 0
+
+    total = devices * per_device
+    try:
+        publish(0, total // 2)
+        wait_for(
+            lambda: rows() >= total // 10 or None, 60, "the first readings stored", [collector]
+        )
+        influxdb.stop()
+        outage = time.monotonic()
+        publish(total // 2, total)
+        time.sleep(10)
+        assert collector.stop(signal.SIGKILL) == -signal.SIGKILL
+        collector.start()
+        time.sleep(max(0.0, 30 - (time.monotonic() - outage)))
+        influxdb.start()
+        wait_for(lambda: rows() == total or None, 120, f"{total} rows", [collector])
+    finally:
+        publisher.loop_stop()
+        publisher.disconnect()
+    assert collector.stop() == 0
+    per_series = influxdb.query("SELECT count(v99) FROM bulk GROUP BY device", db=influx_db)[
+        "results"
+    ][0]["series"]
+    assert {s["tags"]["device"]: s["values"][0][1] for s in per_series} == {
+        f"d-{d}": per_device for d in range(devices)
+    }
+    series = influxdb.query("SELECT count(*) FROM bulk", db=influx_db)["results"][0]["series"][0]
+    counts = dict(zip(series["columns"], series["values"][0], strict=True))
+    points = sum(counts[f"count_v{k}"] for k in range(fields))
+    assert points == total * fields == 1_000_000  # every point, none missing
