@@ -25,9 +25,6 @@ from facmon.mqtt import BrokerConfig
 
 log = logging.getLogger(__name__)
 
-RECEIVE_MAXIMUM = 65_535
-"""MQTT 5 Receive Maximum: unacknowledged QoS 1 messages the broker may send us."""
-
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
@@ -51,6 +48,7 @@ class BrokerSession:
         deliver: Callable[[Inbound], None],
         protocol: str = "5",
         session_expiry_s: int = 7 * 86_400,
+        max_unacked: int = 20_000,
     ) -> None:
         """Prepare the client; ``deliver`` is called from paho's thread for each message."""
         self.broker = broker
@@ -58,6 +56,7 @@ class BrokerSession:
         self._deliver = deliver
         self._v5 = protocol == "5"
         self._session_expiry_s = session_expiry_s
+        self._max_unacked = max_unacked
         self._lock = threading.Lock()
         self._connection = 0
         self.connected = threading.Event()
@@ -86,7 +85,7 @@ class BrokerSession:
         if self._v5:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = self._session_expiry_s
-            properties.ReceiveMaximum = RECEIVE_MAXIMUM
+            properties.ReceiveMaximum = self._max_unacked
         self._client.connect_async(
             self.broker.host,
             self.broker.port,

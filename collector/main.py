@@ -54,6 +54,7 @@ class Collector:
             self._deliver_threadsafe,
             config.protocol,
             config.session_expiry_s,
+            config.max_unacked,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
 
