@@ -87,6 +87,8 @@ class CollectorConfig(ConfigModel):
     """Most readings written in one batch."""
     batch_max_delay_s: float = Field(default=0.25, gt=0, le=60)
     """Longest a reading waits for its batch to fill, in seconds."""
+    metrics_port: int | None = Field(default=None, ge=0, le=65_535)
+    """Port of the Prometheus `/metrics` endpoint; none when absent."""
 
     @field_validator("prefix")
     @classmethod

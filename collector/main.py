@@ -7,8 +7,11 @@ import base64
 import logging
 import time
 
+from prometheus_client import start_http_server
+
 from collector.config import CollectorConfig
 from collector.consumer import BrokerSession, Inbound
+from collector.metrics import CollectorMetrics
 from collector.record import Record
 from collector.sinks import Sink, SinkError, SinkRejected
 from collector.sinks.factory import make_sink
@@ -42,6 +45,7 @@ class Collector:
         self.stored = 0
         self.dead_letters = 0
         self.retries = 0
+        self.metrics = CollectorMetrics()
         self._queue: asyncio.Queue[Inbound] = asyncio.Queue()
         self._deadletter_topic = str(Topic(TopicKind.DEADLETTER, prefix=config.prefix))
         topic_filter = subscription(TopicKind.DATA, config.prefix)
@@ -65,6 +69,8 @@ class Collector:
     async def run(self) -> None:
         """Consume until cancelled."""
         self._loop = asyncio.get_running_loop()
+        if self.config.metrics_port is not None:
+            start_http_server(self.config.metrics_port, registry=self.metrics.registry)
         self.session.start()
         log.info("collector %s consuming from %s", self.config.id, self.config.broker.url)
         try:
@@ -97,6 +103,8 @@ class Collector:
         return batch
 
     async def _store(self, batch: list[Inbound]) -> None:
+        self.metrics.received.inc(len(batch))
+        self.metrics.unacked.set(len(batch) + self._queue.qsize())
         records: list[tuple[Record, Inbound]] = []
         for message in batch:
             try:
@@ -107,6 +115,10 @@ class Collector:
         await self._write(records)
         for message in batch:
             self.session.ack(message)
+        self.metrics.unacked.set(self._queue.qsize())
+        if records:
+            newest = max(record.envelope.ts for record, _ in records)
+            self.metrics.lag_seconds.set(max(0.0, time.time() - newest / 1000))
 
     def _record(self, message: Inbound) -> Record:
         topic = Topic.parse(message.topic, self.config.prefix)
@@ -121,10 +133,12 @@ class Collector:
             return
         backoff = Backoff(0.2, 10)
         while True:
+            started = time.monotonic()
             try:
                 await self.sink.write([r for r, _ in records])
             except SinkError as exc:
                 self.retries += 1
+                self.metrics.retries.inc()
                 if self.retries == 1 or self.retries % 50 == 0:
                     log.warning("store unavailable (%s); retrying, nothing is acknowledged", exc)
                 await asyncio.sleep(backoff.next())
@@ -141,10 +155,14 @@ class Collector:
                 await self._write(records[middle:])
                 return
             self.stored += len(records)
+            self.metrics.stored.inc(len(records))
+            self.metrics.batch_size.observe(len(records))
+            self.metrics.write_seconds.observe(time.monotonic() - started)
             return
 
     def _dead_letter(self, topic: str, payload: bytes, reason: str) -> None:
         self.dead_letters += 1
+        self.metrics.dead_letters.inc()
         log.warning("dead letter from %s: %s", topic[:200], reason)
         envelope = DeadLetterEnvelope(
             ts=int(time.time() * 1000),

@@ -10,13 +10,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.integration.processes import FacmonProcess, wait_for
-from tests.integration.services import InfluxDBServer, MosquittoServer
+from tests.integration.services import InfluxDBServer, MosquittoServer, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -92,6 +93,7 @@ def test_a_malformed_corpus_ends_in_the_dead_letter_and_good_data_is_stored(
             "broker": {"url": mosquitto.url, "client_id": f"c-{uuid.uuid4().hex[:8]}"},
             "sink": {"kind": "influxdb", "url": influxdb.url, "database": influx_db},
             "batch_max_delay_s": 0.05,
+            "metrics_port": (metrics_port := free_port()),
         },
     ).start()
     try:
@@ -119,10 +121,15 @@ def test_a_malformed_corpus_ends_in_the_dead_letter_and_good_data_is_stored(
         wait_for(stored, 30, f"{seq} good readings in InfluxDB", [collector])
         wait_for(lambda: len(dead) >= len(BAD) or None, 30, "every dead letter", [collector])
         collector.assert_running()
+        exported = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
         assert collector.stop() == 0
     finally:
         client.loop_stop()
         client.disconnect()
+    assert f"facmon_collector_dead_letters_total {float(len(BAD))}" in exported
+    assert f"facmon_collector_readings_stored_total {float(seq)}" in exported
+    assert f"facmon_collector_messages_total {float(seq + len(BAD))}" in exported
+    assert "facmon_collector_write_seconds_bucket" in exported
     assert len(dead) == len(BAD)
     for (_, payload, reason), letter in zip(BAD, dead, strict=True):
         assert reason in letter["reason"], (reason, letter["reason"])
