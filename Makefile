@@ -47,3 +47,4 @@ clean:
 bench: $(BIN)/facmon
 	bash tests/setup-services.sh
 	$(BIN)/python bench/gateway/run.py
+	$(BIN)/python bench/collector/run.py

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import logging
 import time
 
@@ -46,7 +47,11 @@ class Collector:
         self.dead_letters = 0
         self.retries = 0
         self.metrics = CollectorMetrics()
-        self._queue: asyncio.Queue[Inbound] = asyncio.Queue()
+        # paho's thread appends here and wakes the loop only when it is not already woken:
+        # one wake-up per message cost more than everything else the collector does.
+        self._inbox: collections.deque[Inbound] = collections.deque()
+        self._arrived = asyncio.Event()
+        self._wake_pending = False
         self._deadletter_topic = str(Topic(TopicKind.DEADLETTER, prefix=config.prefix))
         topic_filter = subscription(TopicKind.DATA, config.prefix)
         if config.share_group:
@@ -63,8 +68,19 @@ class Collector:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _deliver_threadsafe(self, message: Inbound) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, message)
+        self._inbox.append(message)
+        if not self._wake_pending and self._loop is not None:
+            self._wake_pending = True
+            self._loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        self._wake_pending = False  # set before the inbox is read: a later append wakes again
+        self._arrived.set()
+
+    async def _more(self) -> None:
+        while not self._inbox:
+            self._arrived.clear()
+            await self._arrived.wait()
 
     async def run(self) -> None:
         """Consume until cancelled."""
@@ -89,22 +105,25 @@ class Collector:
             )
 
     async def _next_batch(self) -> list[Inbound]:
-        batch = [await self._queue.get()]
+        await self._more()
+        limit = self.config.batch_max_lines
+        batch: list[Inbound] = []
         deadline = time.monotonic() + self.config.batch_max_delay_s
-        while len(batch) < self.config.batch_max_lines:
+        while True:
+            while self._inbox and len(batch) < limit:
+                batch.append(self._inbox.popleft())
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
+            if len(batch) >= limit or remaining <= 0:
+                return batch
             try:
                 async with asyncio.timeout(remaining):  # not wait_for: on 3.11 it can lose a cancel
-                    batch.append(await self._queue.get())
+                    await self._more()
             except TimeoutError:
-                break
-        return batch
+                return batch
 
     async def _store(self, batch: list[Inbound]) -> None:
         self.metrics.received.inc(len(batch))
-        self.metrics.unacked.set(len(batch) + self._queue.qsize())
+        self.metrics.unacked.set(len(batch) + len(self._inbox))
         records: list[tuple[Record, Inbound]] = []
         for message in batch:
             try:
@@ -115,7 +134,7 @@ class Collector:
         await self._write(records)
         for message in batch:
             self.session.ack(message)
-        self.metrics.unacked.set(self._queue.qsize())
+        self.metrics.unacked.set(len(self._inbox))
         if records:
             newest = max(record.envelope.ts for record, _ in records)
             self.metrics.lag_seconds.set(max(0.0, time.time() - newest / 1000))

@@ -1,0 +1,317 @@
+"""Collector throughput and latency: MQTT into InfluxDB, against the database's own ceiling.
+
+In one run, on real Mosquitto and InfluxDB processes started here:
+- ceiling: pre-built 5,000-line batches posted straight to InfluxDB's /write;
+- facmon: `facmon collector` with its defaults (5,000 lines / 250 ms batches);
+- naive: the same collector set as Telegraf's defaults (1,000-point batches, 10 s flush).
+Throughput: MESSAGES readings of FIELDS points published as fast as possible, timed from the
+first publish until InfluxDB counts them all. Latency: RATE readings/s for LATENCY_S
+seconds; a reading is queryable when `max(facmon_seq)` reaches it (polled every 25 ms).
+Writes the "Collector" section of docs/benchmarks.md.
+
+    .venv/bin/python bench/collector/run.py [--messages 50000] [--no-doc]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import paho.mqtt.client as mqtt
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.integration.services import InfluxDBServer, MosquittoServer  # noqa: E402
+
+FIELDS = 20
+RATE = 2_000
+LATENCY_S = 10.0
+
+
+def body(seq: int, ts: int) -> dict[str, Any]:
+    return {
+        "ts": ts,
+        "seq": seq,
+        "measurement": "bench",
+        "values": {f"p{k}": seq * 0.5 + k for k in range(FIELDS)},
+    }
+
+
+def line(seq: int, ts: int) -> str:
+    fields = ",".join(f"p{k}={seq * 0.5 + k!r}" for k in range(FIELDS))
+    return f"bench,device=d-{seq % 10},gateway=gw,site=s {fields},facmon_seq={seq}i {ts}"
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def count(influx: InfluxDBServer, db: str) -> int:
+    result = influx.query("SELECT count(facmon_seq) FROM bench", db=db, check=False)
+    series = result.get("results", [{}])[0].get("series")
+    return int(series[0]["values"][0][1]) if series else 0
+
+
+def ceiling(influx: InfluxDBServer, messages: int) -> dict[str, float]:
+    db = f"ceil_{uuid.uuid4().hex[:6]}"
+    influx.create_database(db)
+    base = int(time.time() * 1000) - messages
+    batches = [
+        "\n".join(line(s, base + s) for s in range(i, min(i + 5_000, messages)))
+        for i in range(0, messages, 5_000)
+    ]
+    with httpx.Client(base_url=influx.url, timeout=60) as client:
+        started = time.monotonic()
+        for batch in batches:
+            response = client.post(
+                "/write", params={"db": db, "precision": "ms"}, content=batch.encode()
+            )
+            response.raise_for_status()
+        elapsed = time.monotonic() - started
+    assert count(influx, db) == messages
+    return {"points_s": messages * FIELDS / elapsed, "seconds": elapsed}
+
+
+def start_collector(
+    work: Path, broker: MosquittoServer, influx: InfluxDBServer, db: str, **batching: Any
+) -> subprocess.Popen[bytes]:
+    config = {
+        "id": f"bench-{uuid.uuid4().hex[:6]}",
+        "broker": {"url": broker.url},
+        "sink": {"kind": "influxdb", "url": influx.url, "database": db},
+        **batching,
+    }
+    path = work / f"{config['id']}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "facmon",
+            "--log-level",
+            "warning",
+            "collector",
+            "--config",
+            str(path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(2.0)  # connected and subscribed
+    return process
+
+
+def publisher(broker: MosquittoServer) -> mqtt.Client:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+    client.max_inflight_messages_set(2_000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    return client
+
+
+def throughput(
+    work: Path, broker: MosquittoServer, influx: InfluxDBServer, messages: int, **batching: Any
+) -> dict[str, float]:
+    db = f"tp_{uuid.uuid4().hex[:6]}"
+    influx.create_database(db)
+    collector = start_collector(work, broker, influx, db, **batching)
+    client = publisher(broker)
+    base = int(time.time() * 1000) - messages
+    try:
+        cpu0, started = cpu_seconds(collector.pid), time.monotonic()
+        for seq in range(1, messages + 1):
+            client.publish(
+                f"facmon/v1/s/gw/d-{seq % 10}/data", orjson.dumps(body(seq, base + seq)), qos=1
+            )
+        deadline = started + 600
+        while count(influx, db) < messages and time.monotonic() < deadline:
+            time.sleep(0.1)
+        elapsed = time.monotonic() - started
+        cpu = cpu_seconds(collector.pid) - cpu0
+        stored = count(influx, db)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        collector.terminate()
+        collector.wait(20)
+    return {
+        "points_s": stored * FIELDS / elapsed,
+        "seconds": elapsed,
+        "cpu_us_point": 1e6 * cpu / max(stored * FIELDS, 1),
+        "stored": stored,
+    }
+
+
+def latency(
+    work: Path, broker: MosquittoServer, influx: InfluxDBServer, **batching: Any
+) -> dict[str, float]:
+    db = f"lat_{uuid.uuid4().hex[:6]}"
+    influx.create_database(db)
+    collector = start_collector(work, broker, influx, db, **batching)
+    client = publisher(broker)
+    published: dict[int, float] = {}
+    seen: list[tuple[float, int]] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        with httpx.Client(base_url=influx.url, timeout=10) as http:
+            while not stop.is_set():
+                result = http.post(
+                    "/query", params={"db": db, "q": "SELECT max(facmon_seq) FROM bench"}
+                ).json()
+                series = result["results"][0].get("series")
+                seen.append((time.monotonic(), int(series[0]["values"][0][1]) if series else 0))
+                time.sleep(0.025)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    total = int(RATE * LATENCY_S)
+    try:
+        started = time.monotonic()
+        for seq in range(1, total + 1):
+            target = started + seq / RATE
+            delay = target - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            published[seq] = time.monotonic()
+            client.publish(
+                f"facmon/v1/s/gw/d-{seq % 10}/data",
+                orjson.dumps(body(seq, int(time.time() * 1000))),
+                qos=1,
+            )
+        deadline = time.monotonic() + 30
+        while (not seen or seen[-1][1] < total) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        poller.join(5)
+        client.loop_stop()
+        client.disconnect()
+        collector.terminate()
+        collector.wait(20)
+    delays, index = [], 0
+    for seq in range(1, total + 1):
+        while index < len(seen) and seen[index][1] < seq:
+            index += 1
+        if index < len(seen):
+            delays.append(seen[index][0] - published[seq])
+    delays.sort()
+    return {
+        "p50_ms": 1000 * statistics.median(delays),
+        "p99_ms": 1000 * delays[int(0.99 * (len(delays) - 1))],
+        "max_ms": 1000 * delays[-1],
+        "measured": len(delays),
+        "published": total,
+    }
+
+
+def report(results: dict[str, Any], messages: int) -> str:
+    ceil, facmon, naive = results["ceiling"], results["facmon"], results["naive"]
+    ratio = facmon["points_s"] / ceil["points_s"]
+    lat_f, lat_n = results["facmon_latency"], results["naive_latency"]
+    cpu = os.cpu_count()
+    model = next(
+        (
+            row.split(":", 1)[1].strip()
+            for row in Path("/proc/cpuinfo").read_text().splitlines()
+            if row.startswith("model name")
+        ),
+        "?",
+    )
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return f"""## Collector
+
+MQTT into InfluxDB, measured in one run of `bench/collector/run.py` (`make bench`) on one machine.
+
+### Method
+
+- Real Mosquitto and InfluxDB 1.x started by the benchmark. A reading is one data envelope of {FIELDS} float points.
+- **ceiling**: {messages:,} readings as pre-built 5,000-line batches posted straight to InfluxDB's `/write`, one after the other.
+- **facmon**: `facmon collector` with its defaults (5,000-line / 250 ms batches, MQTT 5, acknowledgement after the write); {messages:,} readings published as fast as paho can (QoS 1), timed from the first publish until InfluxDB counts them all.
+- **naive**: the same collector set as Telegraf's defaults: batches of 1,000 metrics (lines; `metric_batch_size`), flushed every 10 s (`flush_interval`).
+- **latency**: {RATE:,} readings/s for {LATENCY_S:.0f} s; a reading counts as queryable when `max(facmon_seq)` in InfluxDB reaches it (polled every 25 ms, so figures carry up to 25 ms of polling).
+
+### Machine
+
+{cpu} cores ({model}); facmon at {commit}; run {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}.
+
+### Results
+
+| run | points/s | seconds | collector CPU µs/point | p50 latency | p99 latency | max latency |
+|---|---|---|---|---|---|---|
+| ceiling | {ceil["points_s"]:,.0f} | {ceil["seconds"]:.1f} | - | - | - | - |
+| facmon | {facmon["points_s"]:,.0f} | {facmon["seconds"]:.1f} | {facmon["cpu_us_point"]:.2f} | {lat_f["p50_ms"]:.0f} ms | {lat_f["p99_ms"]:.0f} ms | {lat_f["max_ms"]:.0f} ms |
+| naive (Telegraf defaults) | {naive["points_s"]:,.0f} | {naive["seconds"]:.1f} | {naive["cpu_us_point"]:.2f} | {lat_n["p50_ms"]:.0f} ms | {lat_n["p99_ms"]:.0f} ms | {lat_n["max_ms"]:.0f} ms |
+
+### Targets
+
+- **Throughput vs the ceiling**: {facmon["points_s"]:,.0f} / {ceil["points_s"]:,.0f} points/s = **{ratio:.2f}x** (target ≥ 0.7x): **{"met" if ratio >= 0.7 else "NOT met"}**.
+- **p99 from publish to queryable**: **{lat_f["p99_ms"]:.0f} ms** (target < 1 s): **{"met" if lat_f["p99_ms"] < 1000 else "NOT met"}**. The naive setup's p99: {lat_n["p99_ms"]:.0f} ms.
+"""
+
+
+def write_doc(section: str) -> None:
+    doc = ROOT / "docs" / "benchmarks.md"
+    text = (
+        doc.read_text()
+        if doc.exists()
+        else "# Benchmarks\n\nReproducible benchmarks, run by `make bench`.\n"
+    )
+    if "## Collector" in text:
+        text = re.sub(
+            r"## Collector\n.*?(?=\n## |\Z)", section.rstrip() + "\n", text, flags=re.DOTALL
+        )
+    else:
+        text = text.rstrip() + "\n\n" + section
+    doc.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=50_000)
+    parser.add_argument("--no-doc", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="facmon-bench-collector-") as tmp:
+        work = Path(tmp)
+        (work / "mq").mkdir()
+        (work / "db").mkdir()
+        with MosquittoServer(work / "mq") as broker, InfluxDBServer(work / "db") as influx:
+            results = {"ceiling": ceiling(influx, args.messages)}
+            results["facmon"] = throughput(work, broker, influx, args.messages)
+            naive = {
+                "batch_max_lines": 1_000,
+                "batch_max_delay_s": 10,
+            }  # Telegraf: metric_batch_size, flush_interval
+            results["naive"] = throughput(work, broker, influx, args.messages, **naive)
+            results["facmon_latency"] = latency(work, broker, influx)
+            results["naive_latency"] = latency(work, broker, influx, **naive)
+    section = report(results, args.messages)
+    print(section)
+    if not args.no_doc:
+        write_doc(section)
+
+
+if __name__ == "__main__":
+    main()
