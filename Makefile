@@ -42,8 +42,9 @@ clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
 
 .PHONY: bench
-## Benchmarks (a few minutes): gateway polling throughput vs thingsboard-gateway and a C floor;
-## writes the Gateway section of docs/benchmarks.md. Needs root the first time (apt, PyPI).
+## Benchmarks (about 7 minutes): gateway polling vs thingsboard-gateway and a C floor, collector
+## vs InfluxDB's ceiling and Telegraf's batching; each writes its section of docs/benchmarks.md.
+## Needs root the first time (apt, PyPI).
 bench: $(BIN)/facmon
 	bash tests/setup-services.sh
 	$(BIN)/python bench/gateway/run.py
