@@ -7,12 +7,10 @@ envelopes; the simulator serves the same file. See docs/devices.md for a worked 
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable, Mapping
 from enum import StrEnum
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -40,15 +38,6 @@ PROFILE_DIR = Path(__file__).parent / "profiles"
 Severity = Literal["info", "warning", "critical"]
 Op = Literal[">", ">=", "<", "<=", "==", "!="]
 Value = bool | int | float | str
-
-_OPS: dict[str, Callable[[Any, Any], Any]] = {
-    ">": operator.gt,
-    ">=": operator.ge,
-    "<": operator.lt,
-    "<=": operator.le,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
 
 
 class _Model(BaseModel):
@@ -120,16 +109,6 @@ class Condition(_Model):
     point: Slug
     op: Op
     value: Value
-
-    def holds(self, values: Mapping[str, Value]) -> bool | None:
-        """Return whether the condition holds for ``values``; None when the point is absent."""
-        current = values.get(self.point)
-        if current is None:
-            return None
-        try:
-            return bool(_OPS[self.op](current, self.value))
-        except TypeError:
-            return False
 
 
 class Fault(Condition):
@@ -256,10 +235,6 @@ class Point(_Model):
     def end(self) -> int:
         """One past the point's last register (or bit)."""
         return (self.address or 0) + self.count
-
-    def label(self, code: int) -> str | None:
-        """Return the enum label of ``code``, if the profile names it."""
-        return self.enum.get(code)
 
 
 TopicPattern = Annotated[

@@ -88,7 +88,6 @@ class DevicePoller:
         self.failures = 0
         self.polls = 0
         self.overruns = 0
-        self.last_poll_started: float | None = None
         self._retry = Backoff(device.interval_s, max(retry_max_s, device.interval_s))
         self._filter = (
             ChangeFilter(plan.profile, device.reporting.max_age_s)
@@ -121,7 +120,6 @@ class DevicePoller:
     async def poll_once(self) -> None:
         """Read every request of the plan, publish what was read, update the device state."""
         started = self.monotonic()
-        self.last_poll_started = started
         result = await self._execute()
         self.polls += 1
         self.metrics.polls.inc()

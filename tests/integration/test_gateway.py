@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -345,9 +344,6 @@ def test_a_device_that_refuses_large_blocks_is_read_in_smaller_ones(
     assert "reading in smaller blocks" in gateway.log(200)
 
 
-@pytest.mark.skipif(
-    shutil.which("socat") is None, reason="socat is installed by tests/setup-services.sh"
-)
 def test_rtu_over_a_serial_line(
     tmp_path: Path, mosquitto: MosquittoServer, subscriber: Subscriber
 ) -> None:
