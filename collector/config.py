@@ -80,9 +80,10 @@ class CollectorConfig(ConfigModel):
     sink: SinkConfig = SqliteSinkConfig()
     """Where readings are stored."""
     max_unacked: int = Field(default=20_000, ge=10, le=65_535)
-    """Messages the broker may hand over before the collector acknowledges any (MQTT 5
-    Receive Maximum): the bound on the collector's memory while the store is slow or down.
-    With MQTT 3.1.1 the broker's own limit applies (Mosquitto: ``max_inflight_messages``)."""
+    """Most messages the collector holds unacknowledged: the bound on its memory while the
+    store is slow or down. Sent to the broker as the MQTT 5 Receive Maximum, and enforced by
+    the collector itself (it stops reading until acknowledgements free room), whatever the
+    protocol version or broker."""
     batch_max_lines: int = Field(default=5_000, ge=1, le=1_000_000)
     """Most readings written in one batch."""
     batch_max_delay_s: float = Field(default=0.25, gt=0, le=60)

@@ -13,22 +13,30 @@ from prometheus_client import start_http_server
 from collector.config import CollectorConfig
 from collector.consumer import BrokerSession, Inbound
 from collector.metrics import CollectorMetrics
-from collector.record import Record
+from collector.record import AlertRecord, EventRecord, Record, Stored
 from collector.sinks import Sink, SinkError, SinkRejected
 from collector.sinks.factory import make_sink
 from facmon.backoff import Backoff
 from facmon.contract import (
+    RESERVED_NAMES,
+    RESERVED_PREFIX,
+    AlertEnvelope,
     ContractError,
     DataEnvelope,
     DeadLetterEnvelope,
+    EventEnvelope,
     Topic,
     TopicKind,
+    everything,
     parse_envelope,
     shared,
-    subscription,
 )
 
 log = logging.getLogger(__name__)
+
+_Route = tuple[TopicKind, str, str, str]
+_ROUTES_LIMIT = 100_000
+_STORED_KINDS = {TopicKind.DATA, TopicKind.EVENT, TopicKind.ALERTS}
 
 
 class Collector:
@@ -47,34 +55,28 @@ class Collector:
         self.dead_letters = 0
         self.retries = 0
         self.metrics = CollectorMetrics()
-        # paho's thread appends here and wakes the loop only when it is not already woken:
-        # one wake-up per message cost more than everything else the collector does.
         self._inbox: collections.deque[Inbound] = collections.deque()
         self._arrived = asyncio.Event()
-        self._wake_pending = False
         self._deadletter_topic = str(Topic(TopicKind.DEADLETTER, prefix=config.prefix))
-        topic_filter = subscription(TopicKind.DATA, config.prefix)
+        # Everything under the prefix: what is not ours to store is skipped, and what is not
+        # a contract topic at all (unknown, another version) is reported as a dead letter.
+        topic_filter = everything(config.prefix)
         if config.share_group:
             topic_filter = shared(config.share_group, topic_filter)
         self.session = BrokerSession(
             config.broker,
             config.broker.client_id or f"facmon-{config.id}",
             [topic_filter],
-            self._deliver_threadsafe,
+            self._deliver,
             config.protocol,
             config.session_expiry_s,
             config.max_unacked,
         )
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._routes: dict[str, _Route] = {}
+        self.metrics.unacked.set_function(lambda: self.session.unacked)
 
-    def _deliver_threadsafe(self, message: Inbound) -> None:
+    def _deliver(self, message: Inbound) -> None:
         self._inbox.append(message)
-        if not self._wake_pending and self._loop is not None:
-            self._wake_pending = True
-            self._loop.call_soon_threadsafe(self._wake)
-
-    def _wake(self) -> None:
-        self._wake_pending = False  # set before the inbox is read: a later append wakes again
         self._arrived.set()
 
     async def _more(self) -> None:
@@ -84,20 +86,31 @@ class Collector:
 
     async def run(self) -> None:
         """Consume until cancelled."""
-        self._loop = asyncio.get_running_loop()
         if self.config.metrics_port is not None:
             start_http_server(self.config.metrics_port, registry=self.metrics.registry)
-        self.session.start()
+        session = asyncio.create_task(self.session.run(), name="mqtt-session")
         log.info("collector %s consuming from %s", self.config.id, self.config.broker.url)
+        # One batch is being written while the next is received, validated and encoded: the
+        # store works on another core meanwhile. Batches are written and acknowledged in order.
+        writing: asyncio.Task[None] | None = None
         try:
             while True:
                 batch = await self._next_batch()
-                await self._store(batch)
+                records, newest = self._prepare(batch)
+                encoded = self.sink.encode([r for r, _ in records]) if records else None
+                if writing is not None:
+                    await writing
+                writing = asyncio.create_task(self._commit(batch, records, newest, encoded))
+                await asyncio.sleep(0)  # let the write start before the next batch's work
         finally:
             self.session.stop()
+            for task in (writing, session):
+                if task is not None:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
             await self.sink.close()
             log.info(
-                "collector %s stopped: %d reading(s) stored, %d dead letter(s), %d retries",
+                "collector %s stopped: %d record(s) stored, %d dead letter(s), %d retries",
                 self.config.id,
                 self.stored,
                 self.dead_letters,
@@ -121,32 +134,74 @@ class Collector:
             except TimeoutError:
                 return batch
 
-    async def _store(self, batch: list[Inbound]) -> None:
+    def _prepare(self, batch: list[Inbound]) -> tuple[list[tuple[Stored, Inbound]], int]:
+        """Validate ``batch``: what to store, and the newest reading's time; the rest is dead."""
         self.metrics.received.inc(len(batch))
-        self.metrics.unacked.set(len(batch) + len(self._inbox))
-        records: list[tuple[Record, Inbound]] = []
+        records: list[tuple[Stored, Inbound]] = []
+        newest = 0
         for message in batch:
             try:
-                records.append((self._record(message), message))
+                record = self._record(message)
             except ContractError as exc:
                 self._dead_letter(message.topic, message.payload, exc.reason)
-                self.session.ack(message)
-        await self._write(records)
-        for message in batch:
-            self.session.ack(message)
-        self.metrics.unacked.set(len(self._inbox))
-        if records:
-            newest = max(record.envelope.ts for record, _ in records)
+                continue
+            if record is not None:
+                records.append((record, message))
+                newest = max(newest, record.envelope.ts)
+        return records, newest
+
+    async def _commit(
+        self,
+        batch: list[Inbound],
+        records: list[tuple[Stored, Inbound]],
+        newest: int,
+        encoded: bytes | None,
+    ) -> None:
+        """Write the batch's records, then acknowledge every message of the batch."""
+        await self._write(records, encoded)
+        self.session.ack(batch)
+        if newest:
             self.metrics.lag_seconds.set(max(0.0, time.time() - newest / 1000))
 
-    def _record(self, message: Inbound) -> Record:
-        topic = Topic.parse(message.topic, self.config.prefix)
-        if topic.kind is not TopicKind.DATA:
-            raise ContractError(f"a collector takes data topics, not {topic.kind}")
-        envelope = parse_envelope(DataEnvelope, message.payload)
-        return Record(str(topic.site), str(topic.gateway), str(topic.device), envelope)
+    def _record(self, message: Inbound) -> Stored | None:
+        """Return what ``message`` stores, or None for a contract topic the collector skips.
 
-    async def _write(self, records: list[tuple[Record, Inbound]]) -> None:
+        Raises:
+            ContractError: not a contract topic, or not a valid envelope for its topic.
+        """
+        route = self._routes.get(message.topic)
+        if route is None:
+            route = self._route(message.topic)
+        kind, site, gateway, device = route
+        if kind is TopicKind.DATA:
+            data = parse_envelope(DataEnvelope, message.payload)
+            if data.measurement.startswith(RESERVED_PREFIX):
+                reserved = f"{RESERVED_PREFIX}* is reserved"
+                raise ContractError(f"measurement {data.measurement!r}: {reserved}")
+            if any(name in data.values for name in RESERVED_NAMES):
+                raise ContractError(f"point names {sorted(RESERVED_NAMES)} are reserved")
+            return Record(site, gateway, device, data)
+        if kind is TopicKind.EVENT:
+            event = parse_envelope(EventEnvelope, message.payload)
+            if not RESERVED_NAMES.isdisjoint(event.attrs):
+                raise ContractError(f"attribute names {sorted(RESERVED_NAMES)} are reserved")
+            return EventRecord(site, gateway, device, event)
+        if kind is TopicKind.ALERTS:
+            return AlertRecord(site, parse_envelope(AlertEnvelope, message.payload))
+        return None
+
+    def _route(self, name: str) -> _Route:
+        topic = Topic.parse(name, self.config.prefix)
+        route = (topic.kind, topic.site or "", topic.gateway or "", topic.device or "")
+        if topic.kind in _STORED_KINDS:  # only these come often enough to be worth keeping
+            if len(self._routes) >= _ROUTES_LIMIT:
+                self._routes.clear()
+            self._routes[name] = route
+        return route
+
+    async def _write(
+        self, records: list[tuple[Stored, Inbound]], encoded: bytes | None = None
+    ) -> None:
         """Write with retries until stored; split a refused batch to isolate the bad records."""
         if not records:
             return
@@ -154,7 +209,7 @@ class Collector:
         while True:
             started = time.monotonic()
             try:
-                await self.sink.write([r for r, _ in records])
+                await self.sink.write([r for r, _ in records], encoded)
             except SinkError as exc:
                 self.retries += 1
                 self.metrics.retries.inc()

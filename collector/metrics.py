@@ -15,7 +15,9 @@ class CollectorMetrics:
             "facmon_collector_messages", "Messages received from the broker", registry=registry
         )
         self.stored = Counter(
-            "facmon_collector_readings_stored", "Readings the store accepted", registry=registry
+            "facmon_collector_records_stored",
+            "Readings, events and alerts the store accepted",
+            registry=registry,
         )
         self.dead_letters = Counter(
             "facmon_collector_dead_letters", "Messages sent to the dead letter", registry=registry
@@ -26,8 +28,8 @@ class CollectorMetrics:
             registry=registry,
         )
         self.batch_size = Histogram(
-            "facmon_collector_batch_readings",
-            "Readings per write",
+            "facmon_collector_batch_records",
+            "Records (readings, events, alerts) per write",
             buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000),
             registry=registry,
         )

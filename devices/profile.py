@@ -30,7 +30,7 @@ from devices.codec import (
     register_count,
 )
 from facmon.config import FieldError
-from facmon.contract import Slug
+from facmon.contract import RESERVED_NAMES, RESERVED_PREFIX, Slug
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 """Where the shipped profile library lives."""
@@ -284,12 +284,16 @@ class Profile(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> Profile:
         self._check_protocol()
+        if self.measurement.startswith(RESERVED_PREFIX):
+            raise FieldError(f"names starting with {RESERVED_PREFIX} are reserved", "measurement")
         names: dict[str, str] = {}
         for index, point in enumerate(self.points):
             for name, where in [
                 (point.name, "name"),
                 *((f.name, f"flags.{b}") for b, f in point.flags.items()),
             ]:
+                if name in RESERVED_NAMES:
+                    raise FieldError(f"name {name!r} is reserved", "points", index, where)
                 if name in names:
                     raise FieldError(
                         f"name {name!r} is used twice (first by {names[name]})",

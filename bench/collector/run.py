@@ -4,12 +4,12 @@ In one run, on real Mosquitto and InfluxDB processes started here:
 - ceiling: pre-built 5,000-line batches posted straight to InfluxDB's /write;
 - facmon: `facmon collector` with its defaults (5,000 lines / 250 ms batches);
 - naive: the same collector set as Telegraf's defaults (1,000-point batches, 10 s flush).
-Throughput: MESSAGES readings of FIELDS points published as fast as possible, timed from the
-first publish until InfluxDB counts them all. Latency: RATE readings/s for LATENCY_S
+Throughput: MESSAGES readings of FIELDS points published by mosquitto_pub as fast as the
+broker takes them, timed from the first publish until the collector has had them all acknowledged by InfluxDB (its `/metrics`; polling InfluxDB would load it), then counted in InfluxDB. Latency: RATE readings/s for LATENCY_S
 seconds; a reading is queryable when `max(facmon_seq)` reaches it (polled every 25 ms).
 Writes the "Collector" section of docs/benchmarks.md.
 
-    .venv/bin/python bench/collector/run.py [--messages 50000] [--no-doc]
+    .venv/bin/python bench/collector/run.py [--messages 100000] [--no-doc]
 """
 
 from __future__ import annotations
@@ -36,9 +36,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.services import InfluxDBServer, MosquittoServer  # noqa: E402
+from tests.integration.services import InfluxDBServer, MosquittoServer, free_port  # noqa: E402
 
 FIELDS = 20
+DEVICES = 10
+PUBLISH = ("mosquitto_pub", "-q", "1", "-l", "-M", "1000")  # one message per stdin line
 RATE = 2_000
 LATENCY_S = 10.0
 
@@ -62,6 +64,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def stored_by(port: int) -> int:
+    """The collector's count of stored readings, from its /metrics."""
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    except httpx.TransportError:
+        return 0
+    found = re.search(r"^facmon_collector_records_stored_total (\S+)$", text, re.MULTILINE)
+    return int(float(found[1])) if found else 0
+
+
+def pid(service: InfluxDBServer | MosquittoServer) -> int:
+    assert service.pid is not None
+    return service.pid
+
+
 def count(influx: InfluxDBServer, db: str) -> int:
     result = influx.query("SELECT count(facmon_seq) FROM bench", db=db, check=False)
     series = result.get("results", [{}])[0].get("series")
@@ -77,24 +94,35 @@ def ceiling(influx: InfluxDBServer, messages: int) -> dict[str, float]:
         for i in range(0, messages, 5_000)
     ]
     with httpx.Client(base_url=influx.url, timeout=60) as client:
-        started = time.monotonic()
+        influx_cpu0, started = cpu_seconds(pid(influx)), time.monotonic()
         for batch in batches:
             response = client.post(
                 "/write", params={"db": db, "precision": "ms"}, content=batch.encode()
             )
             response.raise_for_status()
         elapsed = time.monotonic() - started
+        influx_cores = (cpu_seconds(pid(influx)) - influx_cpu0) / elapsed
     assert count(influx, db) == messages
-    return {"points_s": messages * FIELDS / elapsed, "seconds": elapsed}
+    return {
+        "points_s": messages * FIELDS / elapsed,
+        "seconds": elapsed,
+        "influx_cores": influx_cores,
+    }
 
 
 def start_collector(
-    work: Path, broker: MosquittoServer, influx: InfluxDBServer, db: str, **batching: Any
+    work: Path,
+    broker: MosquittoServer,
+    influx: InfluxDBServer,
+    db: str,
+    metrics_port: int | None = None,
+    **batching: Any,
 ) -> subprocess.Popen[bytes]:
     config = {
         "id": f"bench-{uuid.uuid4().hex[:6]}",
         "broker": {"url": broker.url},
         "sink": {"kind": "influxdb", "url": influx.url, "database": db},
+        "metrics_port": metrics_port,
         **batching,
     }
     path = work / f"{config['id']}.yaml"
@@ -131,30 +159,48 @@ def throughput(
 ) -> dict[str, float]:
     db = f"tp_{uuid.uuid4().hex[:6]}"
     influx.create_database(db)
-    collector = start_collector(work, broker, influx, db, **batching)
-    client = publisher(broker)
+    port = free_port()
+    collector = start_collector(work, broker, influx, db, port, **batching)
     base = int(time.time() * 1000) - messages
-    try:
-        cpu0, started = cpu_seconds(collector.pid), time.monotonic()
-        for seq in range(1, messages + 1):
-            client.publish(
-                f"facmon/v1/s/gw/d-{seq % 10}/data", orjson.dumps(body(seq, base + seq)), qos=1
+    inputs = []
+    for device in range(DEVICES):
+        path = work / f"{db}-d{device}.jsonl"
+        path.write_bytes(
+            b"\n".join(
+                orjson.dumps(body(seq, base + seq))
+                for seq in range(1, messages + 1)
+                if seq % DEVICES == device
             )
+        )
+        inputs.append((device, path))
+    try:
+        processes = (collector.pid, pid(influx), pid(broker))
+        cpu0, started = [cpu_seconds(p) for p in processes], time.monotonic()
+        publishers = [
+            subprocess.Popen(
+                [*PUBLISH, "-p", str(broker.port), "-t", f"facmon/v1/s/gw/d-{device}/data"],
+                stdin=path.open("rb"),
+            )
+            for device, path in inputs
+        ]
+        # Done when the collector has stored them all: it counts a reading once InfluxDB has
+        # acknowledged its write. Polling InfluxDB itself would load it with count queries.
         deadline = started + 600
-        while count(influx, db) < messages and time.monotonic() < deadline:
-            time.sleep(0.1)
+        while stored_by(port) < messages and time.monotonic() < deadline:
+            time.sleep(0.02)
         elapsed = time.monotonic() - started
-        cpu = cpu_seconds(collector.pid) - cpu0
+        cpu = [cpu_seconds(p) - c for p, c in zip(processes, cpu0, strict=True)]
         stored = count(influx, db)
+        for process in publishers:
+            process.wait(10)
     finally:
-        client.loop_stop()
-        client.disconnect()
         collector.terminate()
         collector.wait(20)
     return {
         "points_s": stored * FIELDS / elapsed,
         "seconds": elapsed,
-        "cpu_us_point": 1e6 * cpu / max(stored * FIELDS, 1),
+        "cpu_us_point": 1e6 * cpu[0] / max(stored * FIELDS, 1),
+        "cores": [c / elapsed for c in cpu],
         "stored": stored,
     }
 
@@ -222,6 +268,10 @@ def latency(
     }
 
 
+def cores(run: dict[str, Any]) -> str:
+    return " / ".join(f"{c:.2f}" for c in run["cores"])
+
+
 def report(results: dict[str, Any], messages: int) -> str:
     ceil, facmon, naive = results["ceiling"], results["facmon"], results["naive"]
     ratio = facmon["points_s"] / ceil["points_s"]
@@ -249,8 +299,9 @@ MQTT into InfluxDB, measured in one run of `bench/collector/run.py` (`make bench
 
 - Real Mosquitto and InfluxDB 1.x started by the benchmark. A reading is one data envelope of {FIELDS} float points.
 - **ceiling**: {messages:,} readings as pre-built 5,000-line batches posted straight to InfluxDB's `/write`, one after the other.
-- **facmon**: `facmon collector` with its defaults (5,000-line / 250 ms batches, MQTT 5, acknowledgement after the write); {messages:,} readings published as fast as paho can (QoS 1), timed from the first publish until InfluxDB counts them all.
+- **facmon**: `facmon collector` with its defaults (5,000-line / 250 ms batches, gzip, MQTT 5, acknowledgement after the write); {messages:,} readings from {DEVICES} devices published at QoS 1 by `mosquitto_pub` (C, as fast as the broker takes them), timed from the first publish until the collector has had them all acknowledged by InfluxDB (its `/metrics`; polling InfluxDB would load it), then counted in InfluxDB.
 - **naive**: the same collector set as Telegraf's defaults: batches of 1,000 metrics (lines; `metric_batch_size`), flushed every 10 s (`flush_interval`).
+- All processes share the machine's cores: in the ceiling run InfluxDB has them to itself; in the other runs the collector, Mosquitto and InfluxDB divide them (the cores column: CPU seconds per second of each process).
 - **latency**: {RATE:,} readings/s for {LATENCY_S:.0f} s; a reading counts as queryable when `max(facmon_seq)` in InfluxDB reaches it (polled every 25 ms, so figures carry up to 25 ms of polling).
 
 ### Machine
@@ -259,11 +310,11 @@ MQTT into InfluxDB, measured in one run of `bench/collector/run.py` (`make bench
 
 ### Results
 
-| run | points/s | seconds | collector CPU µs/point | p50 latency | p99 latency | max latency |
-|---|---|---|---|---|---|---|
-| ceiling | {ceil["points_s"]:,.0f} | {ceil["seconds"]:.1f} | - | - | - | - |
-| facmon | {facmon["points_s"]:,.0f} | {facmon["seconds"]:.1f} | {facmon["cpu_us_point"]:.2f} | {lat_f["p50_ms"]:.0f} ms | {lat_f["p99_ms"]:.0f} ms | {lat_f["max_ms"]:.0f} ms |
-| naive (Telegraf defaults) | {naive["points_s"]:,.0f} | {naive["seconds"]:.1f} | {naive["cpu_us_point"]:.2f} | {lat_n["p50_ms"]:.0f} ms | {lat_n["p99_ms"]:.0f} ms | {lat_n["max_ms"]:.0f} ms |
+| run | points/s | seconds | collector CPU µs/point | cores used: collector / InfluxDB / Mosquitto | p50 latency | p99 latency | max latency |
+|---|---|---|---|---|---|---|---|
+| ceiling | {ceil["points_s"]:,.0f} | {ceil["seconds"]:.1f} | - | - / {ceil["influx_cores"]:.2f} / - | - | - | - |
+| facmon | {facmon["points_s"]:,.0f} | {facmon["seconds"]:.1f} | {facmon["cpu_us_point"]:.2f} | {cores(facmon)} | {lat_f["p50_ms"]:.0f} ms | {lat_f["p99_ms"]:.0f} ms | {lat_f["max_ms"]:.0f} ms |
+| naive (Telegraf defaults) | {naive["points_s"]:,.0f} | {naive["seconds"]:.1f} | {naive["cpu_us_point"]:.2f} | {cores(naive)} | {lat_n["p50_ms"]:.0f} ms | {lat_n["p99_ms"]:.0f} ms | {lat_n["max_ms"]:.0f} ms |
 
 ### Targets
 
@@ -290,7 +341,7 @@ def write_doc(section: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=50_000)
+    parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--no-doc", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="facmon-bench-collector-") as tmp:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal, Protocol, get_args
 
-from collector.record import DeviceLatest, Record
+from collector.record import DeviceLatest, Stored
+from facmon.contract import Scalar
+
+Aggregate = Literal["mean", "min", "max", "sum", "count", "first", "last"]
+"""How the values of one interval are combined."""
+AGGREGATES: tuple[str, ...] = get_args(Aggregate)
 
 
 class SinkError(Exception):
@@ -23,8 +28,16 @@ class SinkRejected(Exception):
 class Sink(Protocol):
     """A store that durably accepts whole batches (idempotent: a replay overwrites itself)."""
 
-    async def write(self, records: list[Record]) -> None:
+    def encode(self, records: list[Stored]) -> bytes | None:
+        """Do the CPU work of writing ``records`` ahead of :meth:`write`, or return None.
+
+        The collector encodes one batch while the previous one is being written.
+        """
+
+    async def write(self, records: list[Stored], encoded: bytes | None = None) -> None:
         """Store ``records``; return only once they are durable.
+
+        ``encoded`` is what :meth:`encode` made of the same records, when it was called.
 
         Raises:
             SinkError: try again later.
@@ -43,6 +56,19 @@ class TelemetryReader(Protocol):
 
         Raises:
             SinkError: the store cannot be read now.
+        """
+
+    async def history(
+        self, device: str, point: str, start_ms: int, end_ms: int, every_ms: int, agg: Aggregate
+    ) -> list[tuple[int, Scalar]]:
+        """Return ``agg`` of ``point`` per interval of ``every_ms`` in ``[start_ms, end_ms)``.
+
+        Intervals are aligned on the epoch (as InfluxDB's ``GROUP BY time()``); each row is the
+        interval's start and its value; intervals without data are left out.
+
+        Raises:
+            SinkError: the store cannot be read now, or refused the query (for example the
+                mean of a string point).
         """
 
     async def close(self) -> None:

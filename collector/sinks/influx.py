@@ -9,8 +9,9 @@ import orjson
 
 from collector.config import InfluxSinkConfig
 from collector.lineprotocol import BAD_FIELD, SEQ_FIELD, to_line
-from collector.record import DeviceLatest, Record
-from collector.sinks import SinkError, SinkRejected
+from collector.record import DeviceLatest, Stored
+from collector.sinks import Aggregate, SinkError, SinkRejected
+from facmon.contract import RESERVED_PREFIX, Scalar
 
 
 def _client(config: InfluxSinkConfig) -> httpx.AsyncClient:
@@ -27,18 +28,23 @@ def _client(config: InfluxSinkConfig) -> httpx.AsyncClient:
 
 
 class InfluxSink:
-    """Writes batches as line protocol with millisecond precision."""
+    """Writes batches as line protocol (nanosecond timestamps, see ``lineprotocol``)."""
 
     def __init__(self, config: InfluxSinkConfig) -> None:
         """Prepare a keep-alive HTTP client."""
         self.config = config
         self._http = _client(config)
-        self._params = {"db": config.database, "precision": "ms"}
+        self._params = {"db": config.database, "precision": "ns"}
         if config.retention_policy:
             self._params["rp"] = config.retention_policy
         self._database_ready = not config.create_database
 
-    async def write(self, records: list[Record]) -> None:
+    def encode(self, records: list[Stored]) -> bytes:
+        """Return the request body: line protocol, gzipped unless ``gzip`` is off."""
+        body = ("\n".join([to_line(r) for r in records]) + "\n").encode()
+        return gzip.compress(body, compresslevel=1) if self.config.gzip else body
+
+    async def write(self, records: list[Stored], encoded: bytes | None = None) -> None:
         """POST the records; 204 means durable (InfluxDB writes its WAL before answering).
 
         Raises:
@@ -47,10 +53,9 @@ class InfluxSink:
         """
         if not self._database_ready:
             await self._create_database()
-        body = ("\n".join(to_line(r) for r in records) + "\n").encode()
+        body = self.encode(records) if encoded is None else encoded
         headers = {"Content-Type": "text/plain; charset=utf-8"}
         if self.config.gzip:
-            body = gzip.compress(body, compresslevel=1)
             headers["Content-Encoding"] = "gzip"
         try:
             response = await self._http.post(
@@ -116,11 +121,12 @@ class InfluxReader:
         Raises:
             SinkError: InfluxDB cannot be read.
         """
-        literal = device.replace("\\", "\\\\").replace("'", "\\'")
-        where = f"\"device\" = '{literal}'"
+        where = f'"device" = {_string(device)}'
         series = await self.query(f"SELECT * FROM /.*/ WHERE {where} ORDER BY time DESC LIMIT 1")  # noqa: S608 - escaped
         newest: DeviceLatest | None = None
         for item in series:
+            if str(item["name"]).startswith(RESERVED_PREFIX):
+                continue  # events and alerts
             columns = list(item["columns"])  # type: ignore[call-overload]
             row = dict(zip(columns, item["values"][0], strict=True))  # type: ignore[index]
             if newest is not None and row["time"] <= newest.ts:
@@ -144,9 +150,37 @@ class InfluxReader:
             )
         return newest
 
+    async def history(
+        self, device: str, point: str, start_ms: int, end_ms: int, every_ms: int, agg: Aggregate
+    ) -> list[tuple[int, Scalar]]:
+        """Return ``agg`` of ``point`` per interval (InfluxQL ``GROUP BY time()``).
+
+        Raises:
+            SinkError: InfluxDB cannot be read or refused the query (its reason is kept).
+        """
+        if every_ms <= 0:
+            raise SinkError(f"interval must be positive, not {every_ms} ms")
+        field = '"' + point.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        statement = (
+            f'SELECT {agg}({field}) FROM /.*/ WHERE "device" = {_string(device)} '  # noqa: S608 - escaped
+            f"AND time >= {int(start_ms)}ms AND time < {int(end_ms)}ms "
+            f"GROUP BY time({int(every_ms)}ms) fill(none)"
+        )
+        rows: list[tuple[int, Scalar]] = []
+        for item in await self.query(statement):
+            if not str(item["name"]).startswith(RESERVED_PREFIX):
+                rows.extend((int(ts), value) for ts, value in item["values"])  # type: ignore[attr-defined]
+        rows.sort(key=lambda row: row[0])
+        return rows
+
     async def close(self) -> None:
         """Close the HTTP client."""
         await self._http.aclose()
+
+
+def _string(text: str) -> str:
+    """Quote ``text`` as an InfluxQL string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _error_text(response: httpx.Response) -> str:

@@ -6,9 +6,11 @@ import sqlite3
 from pathlib import Path
 
 import aiosqlite
+import orjson
 
-from collector.record import DeviceLatest, Record
-from collector.sinks import SinkError
+from collector.record import AlertRecord, DeviceLatest, EventRecord, Stored
+from collector.sinks import Aggregate, SinkError
+from facmon.contract import Scalar
 
 _SCHEMA = """
 PRAGMA journal_mode = WAL;
@@ -24,9 +26,21 @@ CREATE TABLE IF NOT EXISTS devices (
     device TEXT PRIMARY KEY, site TEXT NOT NULL, gateway TEXT NOT NULL,
     measurement TEXT NOT NULL, ts INTEGER NOT NULL, seq INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS events (
+    device TEXT NOT NULL, ts INTEGER NOT NULL, seq INTEGER NOT NULL, site TEXT NOT NULL,
+    gateway TEXT NOT NULL, type TEXT NOT NULL, attrs TEXT NOT NULL,
+    PRIMARY KEY (device, ts, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT NOT NULL, ts INTEGER NOT NULL, state TEXT NOT NULL, site TEXT NOT NULL,
+    severity TEXT NOT NULL, rule TEXT NOT NULL, summary TEXT NOT NULL, device TEXT, asset TEXT,
+    PRIMARY KEY (id, ts, state)
+) WITHOUT ROWID;
 """
 
 _KINDS: dict[type, str] = {bool: "b", int: "i", float: "f", str: "s"}
+_SQL_AGGREGATES = {"mean": "avg", "min": "min", "max": "max", "sum": "sum", "count": "count"}
+_REFUSED = {"b": {"mean", "sum"}, "s": {"mean", "sum", "min", "max"}}  # as InfluxDB refuses
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:
@@ -48,7 +62,10 @@ class SqliteSink:
         self.path = path
         self._db: aiosqlite.Connection | None = None
 
-    async def write(self, records: list[Record]) -> None:
+    def encode(self, records: list[Stored]) -> None:
+        """Nothing to do ahead: rows are built in :meth:`write`."""
+
+    async def write(self, records: list[Stored], encoded: bytes | None = None) -> None:
         """Insert or overwrite the records in one transaction.
 
         Raises:
@@ -59,7 +76,20 @@ class SqliteSink:
         readings: list[tuple[object, ...]] = []
         latest: list[tuple[object, ...]] = []
         devices: list[tuple[object, ...]] = []
+        events: list[tuple[object, ...]] = []
+        alerts: list[tuple[object, ...]] = []
         for record in records:
+            if isinstance(record, EventRecord):
+                event = record.envelope
+                attrs = orjson.dumps(event.attrs).decode()
+                where = (record.device, event.ts, event.seq, record.site, record.gateway)
+                events.append((*where, event.type, attrs))
+                continue
+            if isinstance(record, AlertRecord):
+                alert = record.envelope
+                head = (alert.id, alert.ts, alert.state, record.site, alert.severity, alert.rule)
+                alerts.append((*head, alert.summary, alert.device, alert.asset))
+                continue
             env = record.envelope
             for name, value in env.values.items():
                 readings.append((record.device, name, env.ts, value))
@@ -89,6 +119,12 @@ class SqliteSink:
                 "gateway = excluded.gateway, measurement = excluded.measurement, "
                 "ts = excluded.ts, seq = excluded.seq WHERE excluded.ts >= devices.ts",
                 devices,
+            )
+            await self._db.executemany(
+                "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", events
+            )
+            await self._db.executemany(
+                "INSERT OR REPLACE INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", alerts
             )
             await self._db.commit()
         except sqlite3.Error as exc:
@@ -137,6 +173,52 @@ class SqliteReader:
         quality = {p: q for p, _, _, q in rows if q}
         site, gateway, measurement, ts, seq = head
         return DeviceLatest(device, site, gateway, measurement, ts, seq, values, quality)
+
+    async def history(
+        self, device: str, point: str, start_ms: int, end_ms: int, every_ms: int, agg: Aggregate
+    ) -> list[tuple[int, Scalar]]:
+        """Return ``agg`` of ``point`` per epoch-aligned interval of ``every_ms``.
+
+        As in InfluxDB, booleans refuse ``mean`` and ``sum``; strings also ``min`` and ``max``.
+
+        Raises:
+            SinkError: the file cannot be read, or the aggregate does not apply to the point.
+        """
+        if every_ms <= 0:
+            raise SinkError(f"interval must be positive, not {every_ms} ms")
+        where = "device = ? AND point = ? AND ts >= ? AND ts < ?"
+        args: tuple[object, ...] = (device, point, start_ms, end_ms)
+        if agg in _SQL_AGGREGATES:
+            sql = (
+                f"SELECT ts / {every_ms} * {every_ms} AS bucket, {_SQL_AGGREGATES[agg]}(value) "  # noqa: S608 - integers and a fixed name
+                f"FROM readings WHERE {where} GROUP BY bucket ORDER BY bucket"
+            )
+        else:
+            order = "ASC" if agg == "first" else "DESC"
+            sql = (
+                "SELECT bucket, value FROM (SELECT ts / ? * ? AS bucket, value, "  # noqa: S608 - fixed order
+                f"row_number() OVER (PARTITION BY ts / ? ORDER BY ts {order}) AS n "
+                f"FROM readings WHERE {where}) WHERE n = 1 ORDER BY bucket"
+            )
+            args = (every_ms, every_ms, every_ms, *args)
+        try:
+            if self._db is None:
+                self._db = await _connect(self.path)
+            async with self._db.execute(
+                "SELECT kind FROM latest WHERE device = ? AND point = ?", (device, point)
+            ) as cursor:
+                row = await cursor.fetchone()
+            kind = row[0] if row else "f"
+            if agg in _REFUSED.get(kind, ()):
+                what = "boolean" if kind == "b" else "string"
+                raise SinkError(f"cannot take the {agg} of the {what} point {point!r}")
+            async with self._db.execute(sql, args) as cursor:
+                rows = list(await cursor.fetchall())
+        except sqlite3.Error as exc:
+            raise SinkError(f"SQLite store {self.path}: {exc}") from None
+        if kind == "b" and agg in {"min", "max", "first", "last"}:
+            return [(ts, bool(value)) for ts, value in rows]
+        return [(ts, value) for ts, value in rows]
 
     async def close(self) -> None:
         """Close the file."""

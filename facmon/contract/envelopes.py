@@ -38,6 +38,10 @@ MAX_STRING = 1_024
 MAX_TS_MS = 7_258_118_400_000
 """Latest accepted timestamp: 2200-01-01 in epoch milliseconds."""
 _INT64 = 2**63
+RESERVED_PREFIX = "facmon_"
+"""Measurements and points whose name starts with this are facmon's own (storage schema)."""
+RESERVED_NAMES = frozenset({"facmon_seq", "facmon_bad"})
+"""Field names the collector adds to every stored reading; no point or attribute may use them."""
 
 Slug = Annotated[
     str, StringConstraints(strict=True, pattern=r"^[a-z0-9_-]+$", min_length=1, max_length=SLUG_MAX)

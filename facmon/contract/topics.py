@@ -167,6 +167,18 @@ def subscription(
     return f"{head}/{site}/{gateway}/{device}/{kind.value}"
 
 
+def everything(prefix: str = DEFAULT_PREFIX) -> str:
+    """Return the MQTT filter matching every topic under ``prefix``, of any contract version.
+
+    A consumer that must report what it cannot read (unknown topics, other versions)
+    subscribes to this rather than to its own topics only.
+
+    Raises:
+        TopicError: the prefix is not made of slugs.
+    """
+    return f"{check_prefix(prefix)}/#"
+
+
 def shared(group: str, topic_filter: str) -> str:
     """Return ``topic_filter`` as a shared subscription of ``group`` (MQTT 5 ``$share``).
 

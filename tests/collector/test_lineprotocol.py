@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from collector.lineprotocol import escape_key, field_value, to_line
-from collector.record import Record
-from facmon.contract import DataEnvelope
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from collector.lineprotocol import escape_key, field_value, fields, tags, to_line
+from collector.record import AlertRecord, EventRecord, Record
+from facmon.contract import AlertEnvelope, DataEnvelope, EventEnvelope
+
+NS = 1_000_000
 
 
 def record(values: dict[str, object], quality: dict[str, str] | None = None) -> Record:
@@ -23,7 +30,8 @@ def record(values: dict[str, object], quality: dict[str, str] | None = None) -> 
 def test_types_and_tag_order() -> None:
     line = to_line(record({"v": 230.5, "n": 3, "on": True, "s": "ok"}))
     assert line == (
-        'ups,device=ups_1,gateway=gw-1,site=hq v=230.5,n=3i,on=true,s="ok",facmon_seq=42i 1700000000123'
+        "ups,device=ups_1,gateway=gw-1,site=hq "
+        'v=230.5,n=3i,on=true,s="ok",facmon_seq=42i 1700000000123000000'
     )
 
 
@@ -39,3 +47,56 @@ def test_escaping() -> None:
     assert field_value(1e21) == "1e+21"
     assert field_value(-0.0) == "-0.0"
     assert field_value(False) == "false"
+    assert tags({"room": "2F, east=1", "b": "", "a": "x"}) == ",a=x,room=2F\\,\\ east\\=1"
+
+
+scalars = st.one_of(
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
+)
+
+
+@given(st.dictionaries(st.from_regex(r"[a-z0-9_-]{1,8}", fullmatch=True), scalars, max_size=8))
+def test_batched_number_formatting_equals_formatting_one_by_one(values: dict[str, Any]) -> None:
+    assert fields(values) == [f"{escape_key(k)}={field_value(v)}" for k, v in values.items()]
+
+
+def test_floats_read_back_exactly() -> None:
+    for value in (0.1, 1e16, 1e-7, 5e-324, 1.7976931348623157e308, -2.5, 123456789.0):
+        assert float(fields({"x": value})[0].removeprefix("x=")) == value
+
+
+def test_events_keep_same_millisecond_events_apart_by_seq() -> None:
+    def event(seq: int) -> str:
+        envelope = EventEnvelope.model_validate(
+            {"ts": 1_000, "seq": seq, "type": "card_denied", "attrs": {"card": "A 1", "n": 2}}
+        )
+        return to_line(EventRecord("hq", "gw-1", "door-1", envelope))
+
+    first, second = event(7), event(8)
+    assert first == (
+        "facmon_events,device=door-1,gateway=gw-1,site=hq,type=card_denied "
+        f'card="A 1",n=2i,facmon_seq=7i {1_000 * NS + 7}'
+    )
+    assert second.rsplit(" ", 1)[1] == str(1_000 * NS + 8)
+    assert event(7) == first  # a replay lands on the same point
+
+
+def test_alert_lines() -> None:
+    envelope = AlertEnvelope.model_validate(
+        {
+            "id": "a-1",
+            "ts": 5,
+            "state": "firing",
+            "severity": "critical",
+            "rule": "ups_on_battery",
+            "summary": 'UPS "1" on battery',
+            "device": "ups-1",
+        }
+    )
+    assert to_line(AlertRecord("hq", envelope)) == (
+        "facmon_alerts,device=ups-1,id=a-1,rule=ups_on_battery,severity=critical,site=hq,"
+        f'state=firing summary="UPS \\"1\\" on battery" {5 * NS}'
+    )

@@ -51,6 +51,7 @@ points:
         ("  - {name: b, table: input, address: 9, type: uint16, access: rw}\n", "read-only"),
         ("  - {name: B, table: input, address: 9, type: uint16}\n", "should match pattern"),
         ("  - {name: b, table: input, address: 9, type: uint16, colour: red}\n", "Extra inputs"),
+        ("  - {name: facmon_seq, table: input, address: 9, type: uint16}\n", "is reserved"),
     ],
 )
 def test_broken_profiles_name_file_line_and_field(tmp_path: Path, extra: str, message: str) -> None:
@@ -65,3 +66,10 @@ def test_broken_profiles_name_file_line_and_field(tmp_path: Path, extra: str, me
 def test_unknown_profile_name() -> None:
     with pytest.raises(ProfileError, match="no profile named 'nope'"):
         resolve_profile("nope")
+
+
+def test_a_reserved_measurement_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text(BASE.replace("measurement: m", "measurement: facmon_events"))
+    with pytest.raises(ProfileError, match="broken.yaml:5: measurement: .*reserved"):
+        load_profile(path)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from collector.config import InfluxSinkConfig
-from collector.record import Record
-from collector.sinks import SinkRejected
+from collector.record import AlertRecord, EventRecord, Record
+from collector.sinks import AGGREGATES, SinkError, SinkRejected
 from collector.sinks.influx import InfluxReader, InfluxSink
-from facmon.contract import DataEnvelope
+from collector.sinks.sqlite import SqliteReader, SqliteSink
+from facmon.contract import AlertEnvelope, DataEnvelope, EventEnvelope
 from tests.integration.services import InfluxDBServer
 
 pytestmark = pytest.mark.integration
@@ -71,3 +74,94 @@ async def test_a_type_conflict_is_refused_with_influxdbs_reason(
     with pytest.raises(SinkRejected, match="field type conflict"):
         await sink.write([record(2_000, {"v": "text"})])
     await sink.close()
+
+
+async def test_history_matches_the_sqlite_store_for_every_aggregate(
+    influxdb: InfluxDBServer, influx_db: str, tmp_path: Path
+) -> None:
+    config = InfluxSinkConfig(url=influxdb.url, database=influx_db)
+    records = [
+        record(ts, {"v": ts / 7, "n": ts // 100, "on": ts % 3000 == 0, "s": f"x{ts}"})
+        for ts in range(60_000, 90_000, 1_000)
+    ]
+    influx, sqlite = InfluxSink(config), SqliteSink(tmp_path / "t.db")
+    for sink in (influx, sqlite):
+        await sink.write(records)
+        await sink.close()
+    readers = (InfluxReader(config), SqliteReader(tmp_path / "t.db"))
+    try:
+        assert (
+            await compare(readers) == 28 - 6
+        )  # no mean/sum of bools and strings, min/max of strings
+    finally:
+        for reader in readers:
+            await reader.close()
+
+
+async def compare(readers: tuple[InfluxReader, SqliteReader]) -> int:
+    """Run every aggregate of every point on both stores; return how many matched."""
+    compared = 0
+    for agg in AGGREGATES:
+        for point in ("v", "n", "on", "s"):
+            results = []
+            for reader in readers:
+                try:
+                    rows = await reader.history("d-1", point, 61_500, 88_000, 7_000, agg)  # type: ignore[arg-type]
+                except SinkError:
+                    rows = None
+                results.append(rows)
+            from_influx, from_sqlite = results
+            assert (from_influx is None) == (from_sqlite is None), (agg, point, results)
+            if from_influx is None or from_sqlite is None:
+                continue
+            # 62 000 ... 87 000 ms: buckets start at 56 000, 63 000, 70 000, 77 000, 84 000
+            assert len(from_influx) == len(from_sqlite) == 5, (agg, point)
+            for (t1, a), (t2, b) in zip(from_influx, from_sqlite, strict=True):
+                assert t1 == t2
+                assert a == (b if isinstance(b, str) else pytest.approx(b, rel=1e-12)), (agg, point)
+                assert type(a) is type(b) or {type(a), type(b)} <= {int, float}, (agg, point)
+            compared += 1
+    return compared
+
+
+async def test_events_in_one_millisecond_and_alerts_are_all_stored(
+    influxdb: InfluxDBServer, influx_db: str
+) -> None:
+    sink = InfluxSink(InfluxSinkConfig(url=influxdb.url, database=influx_db))
+    events = [
+        EventRecord(
+            "hq",
+            "gw-1",
+            "door-1",
+            EventEnvelope.model_validate(
+                {"ts": 1_000, "seq": seq, "type": "card_denied", "attrs": {"card": f"c{seq}"}}
+            ),
+        )
+        for seq in range(5)
+    ]
+    alert = AlertEnvelope.model_validate(
+        {
+            "id": "a-1",
+            "ts": 2_000,
+            "state": "firing",
+            "severity": "info",
+            "rule": "r",
+            "summary": "x",
+        }
+    )
+    await sink.write([*events, AlertRecord("hq", alert), record(1_000, {"v": 1.0}, "door-1")])
+    await sink.write(events)  # replayed
+    await sink.close()
+    result = influxdb.query(
+        'SELECT count("facmon_seq") FROM facmon_events; '
+        'SELECT "summary", "state", "rule" FROM facmon_alerts',
+        db=influx_db,
+        epoch="ms",
+    )["results"]
+    assert result[0]["series"][0]["values"][0][1] == 5
+    assert result[1]["series"][0]["values"] == [[2_000, "x", "firing", "r"]]
+    latest = await InfluxReader(InfluxSinkConfig(url=influxdb.url, database=influx_db)).latest(
+        "door-1"
+    )
+    assert latest is not None
+    assert latest.measurement == "m"  # not the event measurement
