@@ -12,6 +12,7 @@ from prometheus_client import start_http_server
 
 from collector.config import CollectorConfig
 from collector.consumer import BrokerSession, Inbound
+from collector.lineprotocol import BAD_FIELD, SEQ_FIELD
 from collector.metrics import CollectorMetrics
 from collector.record import AlertRecord, EventRecord, Record, Stored
 from collector.sinks import Sink, SinkError, SinkRejected
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 _Route = tuple[TopicKind, str, str, str]
 _ROUTES_LIMIT = 100_000
 _STORED_KINDS = {TopicKind.DATA, TopicKind.EVENT, TopicKind.ALERTS}
+_YIELD_EVERY = 250
 
 
 class Collector:
@@ -96,7 +98,7 @@ class Collector:
         try:
             while True:
                 batch = await self._next_batch()
-                records, newest = self._prepare(batch)
+                records, newest = await self._prepare(batch)
                 encoded = self.sink.encode([r for r, _ in records]) if records else None
                 if writing is not None:
                     await writing
@@ -134,12 +136,16 @@ class Collector:
             except TimeoutError:
                 return batch
 
-    def _prepare(self, batch: list[Inbound]) -> tuple[list[tuple[Stored, Inbound]], int]:
+    async def _prepare(self, batch: list[Inbound]) -> tuple[list[tuple[Stored, Inbound]], int]:
         """Validate ``batch``: what to store, and the newest reading's time; the rest is dead."""
         self.metrics.received.inc(len(batch))
         records: list[tuple[Stored, Inbound]] = []
         newest = 0
-        for message in batch:
+        for index, message in enumerate(batch):
+            if index % _YIELD_EVERY == 0:
+                # Let the previous batch's write send its body and take its answer now,
+                # rather than after all of this batch's work.
+                await asyncio.sleep(0)
             try:
                 record = self._record(message)
             except ContractError as exc:
@@ -178,7 +184,7 @@ class Collector:
             if data.measurement.startswith(RESERVED_PREFIX):
                 reserved = f"{RESERVED_PREFIX}* is reserved"
                 raise ContractError(f"measurement {data.measurement!r}: {reserved}")
-            if any(name in data.values for name in RESERVED_NAMES):
+            if SEQ_FIELD in data.values or BAD_FIELD in data.values:  # RESERVED_NAMES, fast
                 raise ContractError(f"point names {sorted(RESERVED_NAMES)} are reserved")
             return Record(site, gateway, device, data)
         if kind is TopicKind.EVENT:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.integration.processes import FacmonProcess
 from tests.integration.services import InfluxDBServer, MosquittoServer
 
 
@@ -42,3 +43,11 @@ def influx_db(influxdb: InfluxDBServer) -> Iterator[str]:
     yield name
     if influxdb.running:
         influxdb.drop_database(name)
+
+
+@pytest.fixture(autouse=True)
+def _no_process_outlives_its_test() -> Iterator[None]:
+    """Kill what a test started and left running (it failed before stopping it)."""
+    yield
+    while FacmonProcess.started:
+        FacmonProcess.started.pop().kill()

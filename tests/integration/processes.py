@@ -19,6 +19,8 @@ T = TypeVar("T")
 class FacmonProcess:
     """``facmon <command> --config <file>`` with its output in a log file."""
 
+    started: list[FacmonProcess] = []  # noqa: RUF012 - every instance started, for clean-up
+
     def __init__(self, workdir: Path, command: str, config: dict[str, Any]) -> None:
         self.command = command
         self.config_path = workdir / f"{command}.yaml"
@@ -43,7 +45,14 @@ class FacmonProcess:
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
+        FacmonProcess.started.append(self)
         return self
+
+    def kill(self) -> None:
+        """SIGKILL the process if it still runs (clean-up after a failed test)."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
         """Signal the process and return its exit code."""
