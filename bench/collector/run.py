@@ -276,7 +276,11 @@ def report(results: dict[str, Any], messages: int) -> str:
     ceil, facmon, naive = results["ceiling"], results["facmon"], results["naive"]
     ratio = facmon["points_s"] / ceil["points_s"]
     lat_f, lat_n = results["facmon_latency"], results["naive_latency"]
-    cpu = os.cpu_count()
+    cpu = os.cpu_count() or 1
+    influx_us = 1e6 * ceil["influx_cores"] / ceil["points_s"]
+    broker_us = 1e6 * facmon["cores"][2] / facmon["points_s"]
+    total_us = influx_us + facmon["cpu_us_point"] + broker_us
+    bound = cpu * 1e6 / total_us
     model = next(
         (
             row.split(":", 1)[1].strip()
@@ -320,6 +324,10 @@ MQTT into InfluxDB, measured in one run of `bench/collector/run.py` (`make bench
 
 - **Throughput vs the ceiling**: {facmon["points_s"]:,.0f} / {ceil["points_s"]:,.0f} points/s = **{ratio:.2f}x** (target ≥ 0.7x): **{"met" if ratio >= 0.7 else "NOT met"}**.
 - **p99 from publish to queryable**: **{lat_f["p99_ms"]:.0f} ms** (target < 1 s): **{"met" if lat_f["p99_ms"] < 1000 else "NOT met"}**. The naive setup's p99: {lat_n["p99_ms"]:.0f} ms.
+
+### Where the time goes
+
+CPU per point stored, from the same runs: InfluxDB {influx_us:.2f} µs (at the ceiling, alone), the collector {facmon["cpu_us_point"]:.2f} µs, Mosquitto {broker_us:.2f} µs (its share of the facmon run, publishers' side included). Together {total_us:.2f} µs: with all {cpu} cores busy and nothing else running, at most {bound:,.0f} points/s ({bound / ceil["points_s"]:.2f}x the ceiling) could go through this machine, so 0.7x needs a cheaper pipeline or InfluxDB on cores of its own.
 """
 
 
