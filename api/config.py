@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from collector.config import SinkConfig, SqliteSinkConfig
 from facmon.config import ConfigModel
@@ -24,9 +26,42 @@ class ApiConfig(ConfigModel):
     """The broker followed for live state."""
     store: SinkConfig = SqliteSinkConfig()
     """The telemetry store read back when there is no live value."""
+    database: str = "sqlite:///facmon-registry.db"
+    """The asset registry's database: `sqlite:///path/registry.db` or
+    `postgresql://user:password@host:5432/facmon` (the password better in `FACMON_DATABASE`).
+    Its schema is migrated at start."""
+    bootstrap_token: SecretStr | None = None
+    """An admin token to store at start if it is not stored yet (for automated deployments and
+    the demo); otherwise create tokens with `facmon api create-token`."""
+
+    @field_validator("database")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        return async_url(value)
 
     @field_validator("prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
         check_prefix(value)
         return value
+
+
+_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+
+
+def async_url(url: str) -> str:
+    """Return ``url`` with the asyncio driver facmon uses for its database kind.
+
+    Raises:
+        ValueError: not a SQLAlchemy URL, or neither SQLite nor PostgreSQL.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError(f"not a database URL: {url!r}") from None
+    backend = parsed.get_backend_name()
+    if backend not in _DRIVERS:
+        raise ValueError(f"the registry runs on sqlite or postgresql, not {backend}")
+    return parsed.set(drivername=f"{backend}+{_DRIVERS[backend]}").render_as_string(
+        hide_password=False
+    )

@@ -8,10 +8,14 @@ from dataclasses import dataclass
 
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.config import ApiConfig
 from api.live import LiveFeed, LiveState
-from api.routes import devices, health
+from api.registry.db import make_engine, migrate, prepare_sqlite_dir
+from api.registry.models import Role
+from api.registry.tokens import TokenVerifier, create_token
+from api.routes import devices, health, registry
 from collector.sinks import TelemetryReader
 from collector.sinks.factory import make_reader
 from facmon import __version__
@@ -26,6 +30,9 @@ class Services:
     live: LiveState
     feed: LiveFeed
     reader: TelemetryReader
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    tokens: TokenVerifier
 
 
 def create_app(services: Services) -> FastAPI:
@@ -38,6 +45,8 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     app.include_router(health.router)
     app.include_router(devices.router)
+    for router in registry.routers:
+        app.include_router(router)
     return app
 
 
@@ -59,8 +68,15 @@ class ApiService:
         """Build the services and the app; nothing listens until :meth:`run`."""
         self.config = config
         live = LiveState()
+        engine = make_engine(config.database)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
         self.services = Services(
-            live, LiveFeed(config.broker, config.prefix, live), make_reader(config.store)
+            live,
+            LiveFeed(config.broker, config.prefix, live),
+            make_reader(config.store),
+            engine,
+            sessions,
+            TokenVerifier(sessions),
         )
         self.app = create_app(self.services)
         self.server = uvicorn.Server(
@@ -70,10 +86,16 @@ class ApiService:
         )
 
     async def run(self) -> None:
-        """Serve until cancelled."""
+        """Migrate the registry, then serve until cancelled."""
+        prepare_sqlite_dir(self.config.database)
+        await asyncio.to_thread(migrate, self.config.database)
+        if self.config.bootstrap_token is not None:
+            token = self.config.bootstrap_token.get_secret_value()
+            await create_token(self.services.sessions, "bootstrap", Role.ADMIN, token)
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.services.feed.run())
                 group.create_task(serve(self.server))
         finally:
             await self.services.reader.close()
+            await self.services.engine.dispose()

@@ -126,13 +126,53 @@ def collector(config: ConfigOption = None) -> None:
     run_service(Collector(_load(CollectorConfig, config)).run())
 
 
-@app.command()
-def api(config: ConfigOption = None) -> None:
-    """Serve the asset-status API."""
+api_app = typer.Typer(help="Serve the asset-status API; manage its tokens.")
+app.add_typer(api_app, name="api")
+
+
+@api_app.callback(invoke_without_command=True)
+def api(ctx: typer.Context, config: ConfigOption = None) -> None:
+    """Serve the asset-status API (with no subcommand)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from api.config import ApiConfig  # noqa: PLC0415
     from api.main import ApiService  # noqa: PLC0415
 
     run_service(ApiService(_load(ApiConfig, config)).run())
+
+
+@api_app.command("create-token")
+def create_token(
+    role: Annotated[str, typer.Option(help="viewer, operator or admin")],
+    name: Annotated[str, typer.Option(help="Who or what the token is for")] = "cli",
+    config: ConfigOption = None,
+) -> None:
+    """Create an API token in the registry's database and print it (shown only once)."""
+    from api.config import ApiConfig  # noqa: PLC0415
+    from api.registry.db import make_engine, migrate, prepare_sqlite_dir  # noqa: PLC0415
+    from api.registry.models import Role  # noqa: PLC0415
+    from api.registry.tokens import create_token as store_token  # noqa: PLC0415
+
+    try:
+        wanted = Role(role)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{role!r} is not one of viewer, operator, admin", param_hint="--role"
+        ) from None
+    settings = _load(ApiConfig, config)
+    prepare_sqlite_dir(settings.database)
+    migrate(settings.database)
+
+    async def store() -> str:
+        from sqlalchemy.ext.asyncio import async_sessionmaker  # noqa: PLC0415
+
+        engine = make_engine(settings.database)
+        try:
+            return await store_token(async_sessionmaker(engine), name[:200], wanted)
+        finally:
+            await engine.dispose()
+
+    typer.echo(asyncio.run(store()))
 
 
 @app.command()

@@ -10,8 +10,11 @@ import asyncio
 import logging
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from api.config import ApiConfig
 from api.main import ApiService
+from api.registry.tokens import new_token
 from collector.config import CollectorConfig, InfluxSinkConfig, SqliteSinkConfig
 from collector.main import Collector
 from devices.sim.model import SimConfig
@@ -72,8 +75,24 @@ def _configs(
         protocol="3.1.1",
         sink=store,
     )
-    api = ApiConfig(host=api_host, port=api_port, broker=BrokerConfig(url=broker_url), store=store)
+    api = ApiConfig(
+        host=api_host,
+        port=api_port,
+        broker=BrokerConfig(url=broker_url),
+        store=store,
+        database=f"sqlite:///{workdir / 'registry.db'}",
+        bootstrap_token=_demo_token(workdir),
+    )
     return gateway, collector, api
+
+
+def _demo_token(workdir: Path) -> SecretStr:
+    """The demo's admin token: made on the first run, kept in ``workdir/api-token`` (0600)."""
+    path = workdir / "api-token"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(new_token() + "\n")
+    return SecretStr(path.read_text().strip())
 
 
 async def run_demo(
@@ -112,10 +131,11 @@ async def run_demo(
             services.create_task(Gateway(gateway_config, compile_plans(gateway_config)).run())
             services.create_task(ApiService(api_config).run())
             if announce:
-                _announce(host, port, broker.url, influx_url or str(workdir / "telemetry.db"))
+                store = influx_url or str(workdir / "telemetry.db")
+                _announce(host, port, broker.url, store, workdir / "api-token")
 
 
-def _announce(host: str, port: int, broker_url: str, store: str) -> None:
+def _announce(host: str, port: int, broker_url: str, store: str, token_file: Path) -> None:
     from rich.console import Console  # noqa: PLC0415 - only the demo prints to a console
 
     base = f"http://{host}:{port}"
@@ -127,6 +147,7 @@ def _announce(host: str, port: int, broker_url: str, store: str) -> None:
     console.print(f"  API health     {base}/healthz")
     console.print(f"  API docs       {base}/docs")
     console.print(f"  latest values  {base}/api/v1/devices/{DEMO_DEVICES[0]['id']}/latest")
+    console.print(f"  API token      {token_file} (admin; send 'Authorization: Bearer <token>')")
     console.print(f"  MQTT broker    {broker_url}")
     console.print(f"  telemetry      {store}")
     console.print("Press Ctrl-C to stop.")

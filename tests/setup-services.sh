@@ -4,6 +4,8 @@
 #   mosquitto, mosquitto_pub  -> Debian packages mosquitto, mosquitto-clients
 #   influxd                   -> influxdb (1.x)
 #   docker-compose, mbpoll, socat
+#   initdb, postgres          -> postgresql (the server programs stay in
+#                                /usr/lib/postgresql/*/bin, off PATH)
 #
 # The tests start their own Mosquitto/InfluxDB instances on free ports (see
 # tests/integration/services.py), so the system services must NOT be running:
@@ -24,13 +26,14 @@ readonly REQUIREMENTS=(
     docker-compose:docker-compose
     mbpoll:mbpoll
     socat:socat
+    initdb:postgresql
 )
 
 # True if $1 is on PATH or in an sbin directory (often not on a user's PATH).
 have() {
     command -v "$1" >/dev/null 2>&1 && return 0
     local dir
-    for dir in /usr/sbin /usr/local/sbin /sbin; do
+    for dir in /usr/sbin /usr/local/sbin /sbin /usr/lib/postgresql/*/bin; do
         [[ -x "$dir/$1" ]] && return 0
     done
     return 1
@@ -101,6 +104,7 @@ for pkg in "${missing[@]}"; do
     case "$pkg" in
         mosquitto) service=mosquitto ;;
         influxdb) service=influxdb ;;
+        postgresql) service=postgresql ;;
         *) continue ;;
     esac
     if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then

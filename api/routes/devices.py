@@ -7,12 +7,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Request
 
+from api.auth import Viewer
 from api.live import LiveDevice
 from api.schemas import DeviceLatest, DeviceSummary, Problem
 from collector.record import DeviceLatest as StoredLatest
 from collector.sinks import SinkError
 
-router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
+router = APIRouter(prefix="/api/v1/devices", tags=["devices"], dependencies=[Viewer])
 
 DeviceId = Annotated[
     str, Path(pattern=r"^[a-z0-9_-]+$", max_length=64, description="Device id (slug)")

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.integration.processes import FacmonProcess
-from tests.integration.services import InfluxDBServer, MosquittoServer
+from tests.integration.services import InfluxDBServer, MosquittoServer, PostgresServer
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +43,27 @@ def influx_db(influxdb: InfluxDBServer) -> Iterator[str]:
     yield name
     if influxdb.running:
         influxdb.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """A running PostgreSQL server, shared by the session."""
+    server = PostgresServer(tmp_path_factory.mktemp("postgres"))
+    try:
+        with server:
+            yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresServer) -> Iterator[str]:
+    """SQLAlchemy URL of a fresh, empty database on the session PostgreSQL server."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    postgres.execute(f'CREATE DATABASE "{name}"')
+    yield postgres.url(name)
+    if postgres.running:
+        postgres.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(autouse=True)

@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -33,6 +34,7 @@ __all__ = [
     "InfluxDBError",
     "InfluxDBServer",
     "MosquittoServer",
+    "PostgresServer",
     "free_port",
     "quote_identifier",
 ]
@@ -101,6 +103,7 @@ class _ServiceProcess:
     name: ClassVar[str]
     start_timeout: ClassVar[float]
     stop_timeout: ClassVar[float] = 10.0
+    stop_signal: ClassVar[signal.Signals] = signal.SIGTERM
 
     def __init__(self, workdir: Path) -> None:
         """Prepare (but do not start) a server living in ``workdir``."""
@@ -128,6 +131,10 @@ class _ServiceProcess:
 
     def _is_ready(self) -> bool:
         raise NotImplementedError
+
+    def _user(self) -> str | None:
+        """The user to run as (None: this process's)."""
+        return None
 
     # -- public API -----------------------------------------------------
     @property
@@ -172,6 +179,7 @@ class _ServiceProcess:
             stdout=self._output,
             stderr=subprocess.STDOUT,
             cwd=self.workdir,
+            user=self._user(),
         )
         _LIVE_PROCESSES.add(self._proc)
         deadline = time.monotonic() + self.start_timeout
@@ -205,7 +213,7 @@ class _ServiceProcess:
         proc = self._proc
         if proc is not None:
             if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+                proc.send_signal(self.stop_signal)
                 try:
                     proc.wait(timeout=self.stop_timeout)
                 except subprocess.TimeoutExpired:
@@ -488,3 +496,98 @@ def quote_identifier(name: str) -> str:
     """Quote ``name`` as an InfluxQL identifier (double quotes, escaped)."""
     escaped = name.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
+
+
+def _postgres_bin(name: str) -> str:
+    """Locate a PostgreSQL server program (Debian keeps them out of PATH)."""
+    for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
+        return str(candidate)
+    found = shutil.which(name)
+    if found is not None:
+        return found
+    msg = f"{name} not found (Debian package 'postgresql'); {_SETUP_HINT}"
+    raise FileNotFoundError(msg)
+
+
+class PostgresServer(_ServiceProcess):
+    """A PostgreSQL server with trust authentication for the user ``facmon``.
+
+    PostgreSQL refuses to run as root: as root, the cluster lives in a directory of its own
+    under ``/tmp`` owned by ``postgres`` (pytest's temp dirs are private to root), and
+    ``initdb`` and the server run as that user. Durability is traded for speed (``fsync``
+    off): the tests need a real SQL engine, not crash safety.
+    """
+
+    name = "postgres"
+    start_timeout = 30.0
+    stop_signal = signal.SIGINT  # "fast" shutdown: SIGTERM would wait for clients to leave
+    user = "facmon"
+
+    def __init__(self, workdir: Path) -> None:
+        """Prepare the cluster directory (``initdb`` runs at the first start)."""
+        super().__init__(workdir)
+        self.data_dir = Path(tempfile.mkdtemp(prefix="facmon-pg-"))
+        if os.geteuid() == 0:
+            shutil.chown(self.data_dir, "postgres", "postgres")
+
+    def url(self, database: str = "postgres") -> str:
+        """SQLAlchemy URL of ``database`` (asyncpg driver)."""
+        return f"postgresql+asyncpg://{self.user}@{HOST}:{self.port}/{database}"
+
+    def _user(self) -> str | None:
+        return "postgres" if os.geteuid() == 0 else None
+
+    def _command(self) -> list[str]:
+        return [
+            _postgres_bin("postgres"),
+            *("-D", str(self.data_dir / "cluster"), "-p", str(self.port)),
+            *("-k", str(self.data_dir), "-c", f"listen_addresses={HOST}"),
+            *("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"),
+        ]
+
+    def _write_config(self) -> None:
+        if (self.data_dir / "cluster" / "PG_VERSION").exists():
+            return
+        result = subprocess.run(
+            [
+                _postgres_bin("initdb"),
+                *("-D", str(self.data_dir / "cluster"), "-U", self.user, "--auth=trust"),
+                *("--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"),
+            ],
+            capture_output=True,
+            user=self._user(),
+            check=False,
+        )
+        if result.returncode != 0:
+            msg = f"initdb failed:\n{result.stdout.decode()}\n{result.stderr.decode()}"
+            raise RuntimeError(msg)
+
+    def _is_ready(self) -> bool:
+        result = subprocess.run(
+            [_postgres_bin("pg_isready"), "-h", HOST, "-p", str(self.port), "-U", self.user],
+            capture_output=True,
+            check=False,
+        )
+        return result.returncode == 0
+
+    def execute(self, sql: str, database: str = "postgres") -> str:
+        """Run ``sql`` with psql and return its output."""
+        result = subprocess.run(
+            [
+                _postgres_bin("psql"),
+                *("-h", HOST, "-p", str(self.port), "-U", self.user, "-d", database),
+                *("-v", "ON_ERROR_STOP=1", "-At", "-c", sql),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            msg = f"psql failed: {result.stderr}"
+            raise RuntimeError(msg)
+        return result.stdout
+
+    def remove(self) -> None:
+        """Stop and delete the cluster."""
+        self.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)

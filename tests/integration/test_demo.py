@@ -49,8 +49,13 @@ def stop(process: subprocess.Popen[bytes], log: Path) -> None:
     assert "ERROR" not in text, text
 
 
-def latest(base: str, device: str) -> dict[str, object] | None:
-    response = httpx.get(f"{base}/api/v1/devices/{device}/latest")
+def auth(workdir: Path) -> dict[str, str]:
+    """The demo's admin token, from the file it announces."""
+    return {"Authorization": f"Bearer {(workdir / 'api-token').read_text().strip()}"}
+
+
+def latest(base: str, device: str, workdir: Path) -> dict[str, object] | None:
+    response = httpx.get(f"{base}/api/v1/devices/{device}/latest", headers=auth(workdir))
     return response.json() if response.status_code == 200 else None
 
 
@@ -62,14 +67,15 @@ def test_demo_serves_changing_live_values(tmp_path: Path) -> None:
             60,
             "healthz",
         )
-        first = wait_for(lambda: latest(base, "ups-1"), 30, "UPS readings")
+        first = wait_for(lambda: latest(base, "ups-1", tmp_path / "data"), 30, "UPS readings")
         time.sleep(3)
-        second = latest(base, "ups-1")
+        second = latest(base, "ups-1", tmp_path / "data")
         assert second is not None
         assert second["ts"] > first["ts"]  # type: ignore[operator]
         assert second["values"] != first["values"]
         assert second["state"] == "online"
-        assert {d["device"] for d in httpx.get(f"{base}/api/v1/devices").json()} == {
+        devices = httpx.get(f"{base}/api/v1/devices", headers=auth(tmp_path / "data")).json()
+        assert {d["device"] for d in devices} == {
             "ups-1",
             "ups-2",
             "th-server-room",

@@ -6,6 +6,8 @@ Every component runs as its own ``facmon`` process against real Mosquitto and In
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,9 +82,24 @@ def system(
             },
         ),
         "api": FacmonProcess(
-            tmp_path, "api", {"port": api_port, "broker": {"url": mosquitto.url}, "store": sink}
+            tmp_path,
+            "api",
+            {
+                "port": api_port,
+                "broker": {"url": mosquitto.url},
+                "store": sink,
+                "database": f"sqlite:///{tmp_path / 'registry.db'}",
+            },
         ),
     }
+    command = [sys.executable, "-m", "facmon", "api", "create-token", "--role", "viewer"]
+    created = subprocess.run(  # the documented way to get a first token
+        [*command, "--config", str(tmp_path / "api.yaml")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    token = created.stdout.strip()
     for process in processes.values():
         process.start()
     try:
@@ -90,6 +107,7 @@ def system(
             "sim_port": sim_port,
             "api_url": f"http://127.0.0.1:{api_port}",
             "db": influx_db,
+            "auth": {"Authorization": f"Bearer {token}"},
             **processes,
         }
     finally:
@@ -104,6 +122,7 @@ def test_a_register_set_in_the_simulator_reaches_influxdb_and_the_api(
 ) -> None:
     processes = [p for p in system.values() if isinstance(p, FacmonProcess)]
     api = str(system["api_url"])
+    auth: dict[str, str] = system["auth"]  # type: ignore[assignment]
     wait_for(
         lambda: httpx.get(f"{api}/healthz").json().get("broker_connected") or None,
         30,
@@ -130,7 +149,7 @@ def test_a_register_set_in_the_simulator_reaches_influxdb_and_the_api(
     )
 
     def api_latest() -> dict[str, object] | None:
-        body = httpx.get(f"{api}/api/v1/devices/th-1/latest").json()
+        body = httpx.get(f"{api}/api/v1/devices/th-1/latest", headers=auth).json()
         return body if body.get("values", {}).get("temperature") == celsius else None
 
     body = wait_for(api_latest, 15, f"temperature {celsius} through the API", processes)
@@ -159,8 +178,9 @@ def test_a_register_set_in_the_simulator_reaches_influxdb_and_the_api(
 def test_the_api_reads_back_from_influxdb_after_a_restart(system: dict[str, object]) -> None:
     processes = [p for p in system.values() if isinstance(p, FacmonProcess)]
     api = str(system["api_url"])
+    auth: dict[str, str] = system["auth"]  # type: ignore[assignment]
     wait_for(
-        lambda: httpx.get(f"{api}/api/v1/devices/ups-1/latest").json().get("ts"),
+        lambda: httpx.get(f"{api}/api/v1/devices/ups-1/latest", headers=auth).json().get("ts"),
         30,
         "UPS readings",
         processes,
@@ -173,7 +193,7 @@ def test_the_api_reads_back_from_influxdb_after_a_restart(system: dict[str, obje
     assert api_process.stop() == 0
     api_process.start()
     body = wait_for(
-        lambda: httpx.get(f"{api}/api/v1/devices/ups-1/latest").json(),
+        lambda: httpx.get(f"{api}/api/v1/devices/ups-1/latest", headers=auth).json(),
         30,
         "the restarted API",
         [api_process],
@@ -182,7 +202,9 @@ def test_the_api_reads_back_from_influxdb_after_a_restart(system: dict[str, obje
     assert body["measurement"] == "ups"
     assert 200 < body["values"]["input_voltage"] < 260
     assert body["values"]["on_battery"] is False
-    missing = httpx.get(f"{api}/api/v1/devices/no-such-device/latest")
+    missing = httpx.get(f"{api}/api/v1/devices/no-such-device/latest", headers=auth)
     assert missing.status_code == 404
     assert "no-such-device" in missing.json()["detail"]
-    assert httpx.get(f"{api}/api/v1/devices/Not%20A%20Slug/latest").status_code == 422
+    not_a_slug = httpx.get(f"{api}/api/v1/devices/Not%20A%20Slug/latest", headers=auth)
+    assert not_a_slug.status_code == 422
+    assert httpx.get(f"{api}/api/v1/devices/ups-1/latest").status_code == 401

@@ -1,0 +1,199 @@
+"""The registry's tables (SQLAlchemy 2). Schema changes go through Alembic migrations.
+
+Hierarchy ids (sites, buildings, floors, rooms) and asset ids are slugs chosen by people
+(``hq``, ``b1``, ``b1-2f``, ``ups-1``), like the device ids of the wire contract, so that
+they read well in URLs, alerts and dashboards.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SLUG = 64
+NAME = 200
+
+# Constraint names spelled out, so migrations name them the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Base of every registry table."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Lifecycle(StrEnum):
+    """Where an asset is in its life."""
+
+    IN_SERVICE = "in_service"
+    IDLE = "idle"
+    UNDER_MAINTENANCE = "under_maintenance"
+    RETIRED = "retired"
+
+
+class Role(StrEnum):
+    """What an API token may do; each role includes the ones before it."""
+
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+
+class WorkOrderStatus(StrEnum):
+    """Where a work order is."""
+
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    CLOSED = "closed"
+
+
+def _enum(kind: type[StrEnum]) -> Enum:
+    return Enum(kind, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
+
+
+class Site(Base):
+    """A site: a campus or office of the enterprise."""
+
+    __tablename__ = "sites"
+    id: Mapped[str] = mapped_column(String(SLUG), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME))
+    address: Mapped[str] = mapped_column(String(NAME), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+
+
+class Building(Base):
+    """A building of a site."""
+
+    __tablename__ = "buildings"
+    id: Mapped[str] = mapped_column(String(SLUG), primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(NAME))
+
+
+class Floor(Base):
+    """A floor of a building; ``level`` orders them (negative below ground)."""
+
+    __tablename__ = "floors"
+    id: Mapped[str] = mapped_column(String(SLUG), primary_key=True)
+    building_id: Mapped[str] = mapped_column(
+        ForeignKey("buildings.id", ondelete="RESTRICT"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(NAME))
+    level: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Room(Base):
+    """A room: the unit of "one room, one file"."""
+
+    __tablename__ = "rooms"
+    id: Mapped[str] = mapped_column(String(SLUG), primary_key=True)
+    floor_id: Mapped[str] = mapped_column(ForeignKey("floors.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(NAME))
+    kind: Mapped[str] = mapped_column(String(SLUG), default="office")
+
+
+class Asset(Base):
+    """A piece of equipment in the ledger."""
+
+    __tablename__ = "assets"
+    id: Mapped[str] = mapped_column(String(SLUG), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME))
+    category: Mapped[str] = mapped_column(String(SLUG), index=True)
+    room_id: Mapped[str | None] = mapped_column(
+        ForeignKey("rooms.id", ondelete="RESTRICT"), index=True
+    )
+    vendor: Mapped[str] = mapped_column(String(NAME), default="")
+    model: Mapped[str] = mapped_column(String(NAME), default="")
+    serial: Mapped[str] = mapped_column(String(NAME), default="")
+    purchase_date: Mapped[date | None] = mapped_column(Date)
+    cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    warranty_end: Mapped[date | None] = mapped_column(Date)
+    owner_department: Mapped[str] = mapped_column(String(NAME), default="")
+    responsible: Mapped[str] = mapped_column(String(NAME), default="")
+    lifecycle: Mapped[Lifecycle] = mapped_column(_enum(Lifecycle), default=Lifecycle.IN_SERVICE)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class Binding(Base):
+    """Which device reports for an asset, and from when to when.
+
+    A replaced device gets a new binding, so the asset keeps its whole history.
+    """
+
+    __tablename__ = "bindings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    device: Mapped[str] = mapped_column(String(SLUG), index=True)
+    effective_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    effective_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WorkOrder(Base):
+    """A maintenance job on an asset, perhaps opened from an alert."""
+
+    __tablename__ = "work_orders"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(NAME))
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[WorkOrderStatus] = mapped_column(
+        _enum(WorkOrderStatus), default=WorkOrderStatus.OPEN
+    )
+    assignee: Mapped[str] = mapped_column(String(NAME), default="")
+    alert_id: Mapped[str | None] = mapped_column(String(SLUG), index=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolution: Mapped[str] = mapped_column(Text, default="")
+    cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+
+
+class Document(Base):
+    """A file attached to an asset (manual, contract, inspection report)."""
+
+    __tablename__ = "documents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(NAME))
+    content_type: Mapped[str] = mapped_column(String(NAME))
+    size: Mapped[int] = mapped_column(Integer)
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ApiToken(Base):
+    """An API token, stored as its SHA-256 digest: the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(NAME))
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+Index("ix_bindings_device_from", Binding.device, Binding.effective_from)

@@ -1,0 +1,76 @@
+"""API tokens: created at random, shown once, stored as their SHA-256 digest."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.registry.models import ApiToken, Role
+
+PREFIX = "fm_"
+CACHE_SECONDS = 5.0
+"""How long a verified token is trusted without asking the database (a revocation takes
+effect within this delay)."""
+
+
+def new_token() -> str:
+    """A fresh token: ``fm_`` and 43 URL-safe characters (256 random bits)."""
+    return PREFIX + secrets.token_urlsafe(32)
+
+
+def digest(token: str) -> str:
+    """The stored form of ``token``."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_token(
+    sessions: async_sessionmaker[AsyncSession], name: str, role: Role, token: str | None = None
+) -> str:
+    """Store a token (``token``, or a new one) with ``role``; return it.
+
+    A token already stored is left as it is (its role included).
+    """
+    token = token or new_token()
+    async with sessions.begin() as session:
+        existing = await session.scalar(select(ApiToken).where(ApiToken.digest == digest(token)))
+        if existing is None:
+            session.add(
+                ApiToken(name=name, role=role, digest=digest(token), created_at=datetime.now(UTC))
+            )
+    return token
+
+
+class TokenVerifier:
+    """Finds the role of a presented token, remembering answers for a few seconds."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        """Verify against the tokens stored through ``sessions``."""
+        self._sessions = sessions
+        self._known: dict[str, tuple[Role, float]] = {}
+
+    async def role(self, token: str) -> Role | None:
+        """Return the role of ``token``, or None when it is unknown or revoked."""
+        wanted = digest(token)
+        now = time.monotonic()
+        cached = self._known.get(wanted)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        async with self._sessions() as session:
+            stored = await session.scalar(
+                select(ApiToken).where(ApiToken.digest == wanted, ApiToken.revoked_at.is_(None))
+            )
+        # The lookup is by digest; comparing the digests again costs nothing and keeps the
+        # decision constant-time whatever the database's index does.
+        if stored is None or not hmac.compare_digest(stored.digest, wanted):
+            self._known.pop(wanted, None)
+            return None
+        if len(self._known) > 10_000:
+            self._known.clear()
+        self._known[wanted] = (stored.role, now + CACHE_SECONDS)
+        return stored.role

@@ -1,0 +1,423 @@
+"""``/api/v1`` registry resources: sites, buildings, floors, rooms and assets.
+
+Each resource has the same five operations, built by :func:`resource`: list (paginated,
+filtered, sorted), get, create, partial update and delete. Reading takes a viewer token;
+changing the registry an admin token.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Generic, TypeVar
+from zoneinfo import available_timezones
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import Path as PathParam
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    create_model,
+    field_validator,
+)
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import Admin, Viewer
+from api.registry.models import Asset, Base, Building, Floor, Lifecycle, Room, Site
+from api.schemas import Problem
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]+$", min_length=1, max_length=64)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(max_length=200)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+def _number(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ValueError('must be a number (or a number in a string, such as "1234.50")')  # noqa: TRY004 - pydantic reports ValueError
+    return value
+
+
+def _iso_date(value: object) -> object:
+    if not isinstance(value, str | date):
+        raise ValueError("must be a date as YYYY-MM-DD")  # noqa: TRY004 - pydantic reports ValueError
+    return value
+
+
+Money = Annotated[Decimal, BeforeValidator(_number), Field(ge=0, max_digits=14, decimal_places=2)]
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+Level = Annotated[int, Strict(), Field(ge=-20, le=300)]
+
+
+class _Strict(BaseModel):
+    """Input that refuses what lax coercion would take.
+
+    ``false`` or ``"2"`` for a number, a timestamp for a date, unknown keys.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class SiteIn(_Strict):
+    """A site to create."""
+
+    id: Slug
+    name: Name
+    address: Text = ""
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        if value not in _zones():
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai)")
+        return value
+
+
+class BuildingIn(_Strict):
+    """A building to create."""
+
+    id: Slug
+    site_id: Slug
+    name: Name
+
+
+class FloorIn(_Strict):
+    """A floor to create."""
+
+    id: Slug
+    building_id: Slug
+    name: Name
+    level: Level = 0
+
+
+class RoomIn(_Strict):
+    """A room to create."""
+
+    id: Slug
+    floor_id: Slug
+    name: Name
+    kind: Slug = "office"
+
+
+class AssetIn(_Strict):
+    """An asset to create."""
+
+    id: Slug
+    name: Name
+    category: Slug
+    room_id: Slug | None = None
+    vendor: Text = ""
+    model: Text = ""
+    serial: Text = ""
+    purchase_date: IsoDate | None = None
+    cost: Money | None = None
+    warranty_end: IsoDate | None = None
+    owner_department: Text = ""
+    responsible: Text = ""
+    lifecycle: Lifecycle = Lifecycle.IN_SERVICE
+    tags: Annotated[list[Tag], Field(max_length=50)] = Field(default_factory=list)
+
+
+def _zones() -> set[str]:
+    global _ZONES  # noqa: PLW0603 - loaded once, on first use
+    if _ZONES is None:
+        _ZONES = available_timezones()
+    return _ZONES
+
+
+_ZONES: set[str] | None = None
+
+Out = TypeVar("Out", bound=BaseModel)
+
+
+class Page(BaseModel, Generic[Out]):
+    """One page of a list."""
+
+    items: list[Out]
+    total: int = Field(description="Items matching the filters, on all pages")
+    limit: int
+    offset: int
+
+
+def _patch_model(model: type[_Strict]) -> type[_Strict]:
+    """The same fields as ``model`` but ``id``, all optional: a partial update."""
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        annotation: Any = info.annotation
+        if name != "id":
+            fields[name] = (annotation | None, None)
+    patch: type[_Strict] = create_model(
+        f"{model.__name__.removesuffix('In')}Patch", __base__=_Strict, **fields
+    )
+    patch.__doc__ = f"Fields to change; absent ones stay as they are ({model.__name__})."
+    return patch
+
+
+@dataclass(frozen=True)
+class _Resource:
+    """What the operations of one resource need."""
+
+    path: str
+    table: Any
+    schema: type[_Strict]
+    parents: dict[str, tuple[type[Base], str]]
+    filters: tuple[str, ...]
+    search: tuple[str, ...]
+    sortable: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return self.path.removesuffix("s").replace("_", " ")
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem},
+    403: {"model": Problem},
+    404: {"model": Problem},
+}
+_CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {**_ERRORS, 409: {"model": Problem}}
+ItemId = Annotated[str, PathParam(pattern=r"^[a-z0-9_-]+$", max_length=64, description="Id")]
+
+
+def resource(
+    path: str,
+    table: type[Base],
+    schema: type[_Strict],
+    *,
+    parents: dict[str, tuple[type[Base], str]],
+    filters: tuple[str, ...] = (),
+    search: tuple[str, ...] = (),
+    sortable: tuple[str, ...] = ("id", "name"),
+) -> APIRouter:
+    """Build the five operations of one registry resource.
+
+    ``parents`` maps a reference field to the table it points at and what to call it;
+    ``filters`` are fields the list filters on by equality, ``search`` the fields ``q``
+    matches (case-insensitive substring), ``sortable`` those ``sort`` accepts.
+    """
+    spec = _Resource(path, table, schema, parents, filters, search, sortable)
+    router = APIRouter(prefix=f"/api/v1/{path}", tags=[path])
+    _add_list(router, spec)
+    _add_get(router, spec)
+    _add_create(router, spec)
+    _add_update(router, spec)
+    _add_delete(router, spec)
+    return router
+
+
+def _add_list(router: APIRouter, spec: _Resource) -> None:
+    table, schema = spec.table, spec.schema
+    sort_pattern = "^-?(" + "|".join(spec.sortable) + ")$"
+
+    async def listing(
+        request: Request,
+        _role: Any = Viewer,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+        sort: Annotated[
+            str,
+            Query(pattern=sort_pattern, description=f"One of {spec.sortable}; '-' for descending"),
+        ] = "id",
+        q: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> Page[Any]:
+        wanted = [
+            getattr(table, name) == request.query_params[name]
+            for name in spec.filters
+            if name in request.query_params
+        ]
+        if q and spec.search:
+            pattern = f"%{q.lower()}%"
+            wanted.append(or_(*(func.lower(getattr(table, f)).like(pattern) for f in spec.search)))
+        column = getattr(table, sort.lstrip("-"))
+        order = column.desc() if sort.startswith("-") else column.asc()
+        async with request.app.state.services.sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(table).where(*wanted))
+            rows = await session.scalars(
+                select(table).where(*wanted).order_by(order, table.id).limit(limit).offset(offset)
+            )
+            items = [schema.model_validate(_row(row)) for row in rows]
+        return Page[Any](items=items, total=total or 0, limit=limit, offset=offset)
+
+    listing.__doc__ = f"List {spec.path.replace('_', ' ')}, a page at a time."
+    router.add_api_route(
+        "",
+        listing,
+        methods=["GET"],
+        response_model=Page[schema],  # type: ignore[valid-type]
+        responses=_ERRORS,
+        summary=f"List {spec.path.replace('_', ' ')}",
+        openapi_extra={
+            "parameters": [
+                {"name": f, "in": "query", "required": False, "schema": {"type": "string"}}
+                for f in spec.filters
+            ]
+        },
+    )
+
+
+def _add_get(router: APIRouter, spec: _Resource) -> None:
+    async def get_one(item: ItemId, request: Request, _role: Any = Viewer) -> Any:
+        async with request.app.state.services.sessions() as session:
+            row = await _find(session, spec, item)
+            return spec.schema.model_validate(_row(row))
+
+    router.add_api_route(
+        "/{item}",
+        get_one,
+        methods=["GET"],
+        response_model=spec.schema,
+        responses=_ERRORS,
+        summary=f"Get a {spec.label}",
+    )
+
+
+def _add_create(router: APIRouter, spec: _Resource) -> None:
+    schema = spec.schema
+
+    async def create(body: schema, request: Request, _role: Any = Admin) -> Any:  # type: ignore[valid-type]
+        values = body.model_dump()  # type: ignore[attr-defined]
+        async with request.app.state.services.sessions() as session:
+            await _check_parents(session, values, spec.parents)
+            if await session.get(spec.table, values["id"]) is not None:
+                raise HTTPException(409, f"{spec.label} {values['id']!r} exists already")
+            session.add(spec.table(**values))
+            await _commit(session, f"{spec.label} {values['id']!r}")
+        return body
+
+    router.add_api_route(
+        "",
+        create,
+        methods=["POST"],
+        status_code=201,
+        response_model=schema,
+        responses=_CHANGE_ERRORS,
+        summary=f"Create a {spec.label}",
+    )
+
+
+def _add_update(router: APIRouter, spec: _Resource) -> None:
+    patch = _patch_model(spec.schema)
+
+    async def update(item: ItemId, body: patch, request: Request, _role: Any = Admin) -> Any:  # type: ignore[valid-type]
+        values = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
+        refused = [
+            {"loc": ["body", name], "msg": "cannot be null", "type": "null"}
+            for name, value in values.items()
+            if value is None and spec.schema.model_fields[name].default is not None
+        ]
+        if refused:
+            raise HTTPException(422, refused)
+        async with request.app.state.services.sessions() as session:
+            row = await _find(session, spec, item)
+            await _check_parents(session, values, spec.parents)
+            for name, value in values.items():
+                setattr(row, name, value)
+            await _commit(session, f"{spec.label} {item!r}")
+            return spec.schema.model_validate(_row(row))
+
+    router.add_api_route(
+        "/{item}",
+        update,
+        methods=["PATCH"],
+        response_model=spec.schema,
+        responses=_CHANGE_ERRORS,
+        summary=f"Change a {spec.label}",
+    )
+
+
+def _add_delete(router: APIRouter, spec: _Resource) -> None:
+    async def delete(item: ItemId, request: Request, _role: Any = Admin) -> Response:
+        async with request.app.state.services.sessions() as session:
+            row = await _find(session, spec, item)
+            await session.delete(row)
+            await _commit(session, f"{spec.label} {item!r}", deleting=True)
+        return Response(status_code=204)
+
+    router.add_api_route(
+        "/{item}",
+        delete,
+        methods=["DELETE"],
+        status_code=204,
+        responses=_CHANGE_ERRORS,
+        summary=f"Delete a {spec.label}",
+    )
+
+
+async def _find(session: AsyncSession, spec: _Resource, item: str) -> Any:
+    row = await session.get(spec.table, item)
+    if row is None:
+        raise HTTPException(404, f"no {spec.label} {item!r}")
+    return row
+
+
+def _row(row: Base) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in row.__mapper__.column_attrs}
+
+
+async def _check_parents(
+    session: AsyncSession, values: dict[str, Any], parents: dict[str, tuple[type[Base], str]]
+) -> None:
+    for field, (table, what) in parents.items():
+        value = values.get(field)
+        if value is not None and await session.get(table, value) is None:
+            raise HTTPException(
+                422,
+                [{"loc": ["body", field], "msg": f"no {what} {value!r}", "type": "reference"}],
+            )
+
+
+async def _commit(session: AsyncSession, what: str, *, deleting: bool = False) -> None:
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        if deleting:
+            raise HTTPException(
+                409, f"{what} is still referenced; delete or move what it holds first"
+            ) from None
+        raise HTTPException(409, f"{what} conflicts with what is stored") from None
+
+
+routers = [
+    resource("sites", Site, SiteIn, parents={}, search=("name", "address")),
+    resource(
+        "buildings",
+        Building,
+        BuildingIn,
+        parents={"site_id": (Site, "site")},
+        filters=("site_id",),
+        search=("name",),
+    ),
+    resource(
+        "floors",
+        Floor,
+        FloorIn,
+        parents={"building_id": (Building, "building")},
+        filters=("building_id",),
+        sortable=("id", "name", "level"),
+    ),
+    resource(
+        "rooms",
+        Room,
+        RoomIn,
+        parents={"floor_id": (Floor, "floor")},
+        filters=("floor_id", "kind"),
+        search=("name",),
+    ),
+    resource(
+        "assets",
+        Asset,
+        AssetIn,
+        parents={"room_id": (Room, "room")},
+        filters=("category", "room_id", "lifecycle"),
+        search=("id", "name", "serial", "vendor", "model"),
+        sortable=("id", "name", "category", "purchase_date", "warranty_end"),
+    ),
+]
+"""Every registry router, included by the app."""
