@@ -30,6 +30,8 @@ class ApiConfig(ConfigModel):
     """The asset registry's database: `sqlite:///path/registry.db` or
     `postgresql://user:password@host:5432/facmon` (the password better in `FACMON_DATABASE`).
     Its schema is migrated at start."""
+    stale_after_s: float = Field(default=300, gt=0, le=86_400)
+    """An asset whose bound device sent nothing for this long is `offline`."""
     bootstrap_token: SecretStr | None = None
     """An admin token to store at start if it is not stored yet (for automated deployments and
     the demo); otherwise create tokens with `facmon api create-token`."""

@@ -7,7 +7,7 @@ they read well in URLs, alerts and dashboards.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -25,7 +25,9 @@ from sqlalchemy import (
     String,
     Text,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 SLUG = 64
 NAME = 200
@@ -38,6 +40,23 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment in time, stored in UTC and read back aware (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Store in UTC."""
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Read back as an aware UTC time."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -148,8 +167,8 @@ class Binding(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
     device: Mapped[str] = mapped_column(String(SLUG), index=True)
-    effective_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    effective_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    effective_from: Mapped[datetime] = mapped_column(UtcDateTime)
+    effective_to: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class WorkOrder(Base):
@@ -165,8 +184,8 @@ class WorkOrder(Base):
     )
     assignee: Mapped[str] = mapped_column(String(NAME), default="")
     alert_id: Mapped[str | None] = mapped_column(String(SLUG), index=True)
-    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     resolution: Mapped[str] = mapped_column(Text, default="")
     cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
 
@@ -180,7 +199,7 @@ class Document(Base):
     name: Mapped[str] = mapped_column(String(NAME))
     content_type: Mapped[str] = mapped_column(String(NAME))
     size: Mapped[int] = mapped_column(Integer)
-    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime)
     content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
@@ -192,8 +211,8 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(NAME))
     role: Mapped[Role] = mapped_column(_enum(Role))
     digest: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 Index("ix_bindings_device_from", Binding.device, Binding.effective_from)

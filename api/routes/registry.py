@@ -6,29 +6,43 @@ changing the registry an admin token.
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 from zoneinfo import available_timezones
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     Strict,
     StringConstraints,
+    ValidationError,
     create_model,
     field_validator,
+    model_validator,
 )
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.auth import Admin, Viewer
-from api.registry.models import Asset, Base, Building, Floor, Lifecycle, Room, Site
+from api.auth import Admin, Operator, Viewer
+from api.registry.models import (
+    Asset,
+    Base,
+    Binding,
+    Building,
+    Floor,
+    Lifecycle,
+    Room,
+    Site,
+    WorkOrder,
+    WorkOrderStatus,
+)
 from api.schemas import Problem
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]+$", min_length=1, max_length=64)]
@@ -124,6 +138,70 @@ class AssetIn(_Strict):
     tags: Annotated[list[Tag], Field(max_length=50)] = Field(default_factory=list)
 
 
+def _iso_time(value: object) -> object:
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be a time as ISO 8601 with its zone, e.g. 2026-11-27T08:30:00+08:00")  # noqa: TRY004 - pydantic reports ValueError
+    return value
+
+
+IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_time)]
+LongText = Annotated[str, StringConstraints(max_length=10_000)]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class BindingIn(_Strict):
+    """A device bound to an asset from ``effective_from`` (until ``effective_to``, if set)."""
+
+    asset_id: Slug
+    device: Slug
+    effective_from: IsoTime = Field(default_factory=_now)
+    effective_to: IsoTime | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.effective_to is not None and self.effective_to <= self.effective_from:
+            raise ValueError("effective_to must be after effective_from")
+        return self
+
+
+class BindingOut(BindingIn):
+    """A stored binding."""
+
+    model_config = ConfigDict(extra="ignore")
+    id: int
+
+
+class WorkOrderIn(_Strict):
+    """A maintenance job on an asset."""
+
+    asset_id: Slug
+    title: Name
+    description: LongText = ""
+    status: WorkOrderStatus = WorkOrderStatus.OPEN
+    assignee: Text = ""
+    alert_id: Slug | None = None
+    opened_at: IsoTime = Field(default_factory=_now)
+    closed_at: IsoTime | None = None
+    resolution: LongText = ""
+    cost: Money | None = None
+
+    @model_validator(mode="after")
+    def _closed(self) -> Self:
+        if self.closed_at is not None and self.closed_at < self.opened_at:
+            raise ValueError("closed_at must not be before opened_at")
+        return self
+
+
+class WorkOrderOut(WorkOrderIn):
+    """A stored work order."""
+
+    model_config = ConfigDict(extra="ignore")
+    id: int
+
+
 def _zones() -> set[str]:
     global _ZONES  # noqa: PLW0603 - loaded once, on first use
     if _ZONES is None:
@@ -166,10 +244,13 @@ class _Resource:
     path: str
     table: Any
     schema: type[_Strict]
+    out: type[BaseModel]
     parents: dict[str, tuple[type[Base], str]]
     filters: tuple[str, ...]
     search: tuple[str, ...]
     sortable: tuple[str, ...]
+    writer: Any
+    item: Any
 
     @property
     def label(self) -> str:
@@ -182,7 +263,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem},
 }
 _CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {**_ERRORS, 409: {"model": Problem}}
-ItemId = Annotated[str, PathParam(pattern=r"^[a-z0-9_-]+$", max_length=64, description="Id")]
+SlugId = Annotated[str, PathParam(pattern=r"^[a-z0-9_-]+$", max_length=64, description="Id")]
+NumberId = Annotated[int, PathParam(ge=1, le=2**31 - 1, description="Id")]
 
 
 def resource(
@@ -194,17 +276,36 @@ def resource(
     filters: tuple[str, ...] = (),
     search: tuple[str, ...] = (),
     sortable: tuple[str, ...] = ("id", "name"),
+    out: type[BaseModel] | None = None,
+    writer: Any = Admin,
+    get_one: bool = True,
 ) -> APIRouter:
     """Build the five operations of one registry resource.
 
     ``parents`` maps a reference field to the table it points at and what to call it;
     ``filters`` are fields the list filters on by equality, ``search`` the fields ``q``
-    matches (case-insensitive substring), ``sortable`` those ``sort`` accepts.
+    matches (case-insensitive substring), ``sortable`` those ``sort`` accepts. ``out`` is
+    the answer's schema when it differs from ``schema``: the stored record has a number for
+    id the database assigns. ``writer`` is the role that may change the resource. Without
+    ``get_one`` the resource's ``GET /{id}`` is left to another router (an asset's file).
     """
-    spec = _Resource(path, table, schema, parents, filters, search, sortable)
+    numbered = out is not None and "id" not in schema.model_fields
+    spec = _Resource(
+        path,
+        table,
+        schema,
+        out or schema,
+        parents,
+        filters,
+        search,
+        sortable,
+        writer,
+        NumberId if numbered else SlugId,
+    )
     router = APIRouter(prefix=f"/api/v1/{path}", tags=[path])
     _add_list(router, spec)
-    _add_get(router, spec)
+    if get_one:
+        _add_get(router, spec)
     _add_create(router, spec)
     _add_update(router, spec)
     _add_delete(router, spec)
@@ -212,7 +313,7 @@ def resource(
 
 
 def _add_list(router: APIRouter, spec: _Resource) -> None:
-    table, schema = spec.table, spec.schema
+    table = spec.table
     sort_pattern = "^-?(" + "|".join(spec.sortable) + ")$"
 
     async def listing(
@@ -241,7 +342,7 @@ def _add_list(router: APIRouter, spec: _Resource) -> None:
             rows = await session.scalars(
                 select(table).where(*wanted).order_by(order, table.id).limit(limit).offset(offset)
             )
-            items = [schema.model_validate(_row(row)) for row in rows]
+            items = [spec.out.model_validate(columns(row)) for row in rows]
         return Page[Any](items=items, total=total or 0, limit=limit, offset=offset)
 
     listing.__doc__ = f"List {spec.path.replace('_', ' ')}, a page at a time."
@@ -249,7 +350,7 @@ def _add_list(router: APIRouter, spec: _Resource) -> None:
         "",
         listing,
         methods=["GET"],
-        response_model=Page[schema],  # type: ignore[valid-type]
+        response_model=Page[spec.out],  # type: ignore[name-defined]
         responses=_ERRORS,
         summary=f"List {spec.path.replace('_', ' ')}",
         openapi_extra={
@@ -262,16 +363,18 @@ def _add_list(router: APIRouter, spec: _Resource) -> None:
 
 
 def _add_get(router: APIRouter, spec: _Resource) -> None:
-    async def get_one(item: ItemId, request: Request, _role: Any = Viewer) -> Any:
+    item_type = spec.item
+
+    async def get_one(item: item_type, request: Request, _role: Any = Viewer) -> Any:  # type: ignore[valid-type]
         async with request.app.state.services.sessions() as session:
             row = await _find(session, spec, item)
-            return spec.schema.model_validate(_row(row))
+            return spec.out.model_validate(columns(row))
 
     router.add_api_route(
         "/{item}",
         get_one,
         methods=["GET"],
-        response_model=spec.schema,
+        response_model=spec.out,
         responses=_ERRORS,
         summary=f"Get a {spec.label}",
     )
@@ -280,22 +383,24 @@ def _add_get(router: APIRouter, spec: _Resource) -> None:
 def _add_create(router: APIRouter, spec: _Resource) -> None:
     schema = spec.schema
 
-    async def create(body: schema, request: Request, _role: Any = Admin) -> Any:  # type: ignore[valid-type]
+    async def create(body: schema, request: Request, _role: Any = spec.writer) -> Any:  # type: ignore[valid-type]
         values = body.model_dump()  # type: ignore[attr-defined]
         async with request.app.state.services.sessions() as session:
             await _check_parents(session, values, spec.parents)
-            if await session.get(spec.table, values["id"]) is not None:
+            if "id" in values and await session.get(spec.table, values["id"]) is not None:
                 raise HTTPException(409, f"{spec.label} {values['id']!r} exists already")
-            session.add(spec.table(**values))
-            await _commit(session, f"{spec.label} {values['id']!r}")
-        return body
+            row = spec.table(**values)
+            session.add(row)
+            await _commit(session, f"{spec.label} {values.get('id', '')!r}")
+            await session.refresh(row)  # as stored: ids assigned, times in UTC
+            return spec.out.model_validate(columns(row))
 
     router.add_api_route(
         "",
         create,
         methods=["POST"],
         status_code=201,
-        response_model=schema,
+        response_model=spec.out,
         responses=_CHANGE_ERRORS,
         summary=f"Create a {spec.label}",
     )
@@ -304,7 +409,14 @@ def _add_create(router: APIRouter, spec: _Resource) -> None:
 def _add_update(router: APIRouter, spec: _Resource) -> None:
     patch = _patch_model(spec.schema)
 
-    async def update(item: ItemId, body: patch, request: Request, _role: Any = Admin) -> Any:  # type: ignore[valid-type]
+    item_type = spec.item
+
+    async def update(
+        item: item_type,  # type: ignore[valid-type]
+        body: patch,  # type: ignore[valid-type]
+        request: Request,
+        _role: Any = spec.writer,
+    ) -> Any:
         values = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
         refused = [
             {"loc": ["body", name], "msg": "cannot be null", "type": "null"}
@@ -318,21 +430,28 @@ def _add_update(router: APIRouter, spec: _Resource) -> None:
             await _check_parents(session, values, spec.parents)
             for name, value in values.items():
                 setattr(row, name, value)
+            try:  # the whole record again: checks across fields (from before to)
+                spec.out.model_validate(columns(row))
+            except ValidationError as exc:
+                raise HTTPException(422, _errors(exc)) from None
             await _commit(session, f"{spec.label} {item!r}")
-            return spec.schema.model_validate(_row(row))
+            await session.refresh(row)
+            return spec.out.model_validate(columns(row))
 
     router.add_api_route(
         "/{item}",
         update,
         methods=["PATCH"],
-        response_model=spec.schema,
+        response_model=spec.out,
         responses=_CHANGE_ERRORS,
         summary=f"Change a {spec.label}",
     )
 
 
 def _add_delete(router: APIRouter, spec: _Resource) -> None:
-    async def delete(item: ItemId, request: Request, _role: Any = Admin) -> Response:
+    item_type = spec.item
+
+    async def delete(item: item_type, request: Request, _role: Any = spec.writer) -> Response:  # type: ignore[valid-type]
         async with request.app.state.services.sessions() as session:
             row = await _find(session, spec, item)
             await session.delete(row)
@@ -349,6 +468,10 @@ def _add_delete(router: APIRouter, spec: _Resource) -> None:
     )
 
 
+def _errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+
+
 async def _find(session: AsyncSession, spec: _Resource, item: str) -> Any:
     row = await session.get(spec.table, item)
     if row is None:
@@ -356,7 +479,8 @@ async def _find(session: AsyncSession, spec: _Resource, item: str) -> Any:
     return row
 
 
-def _row(row: Base) -> dict[str, Any]:
+def columns(row: Base) -> dict[str, Any]:
+    """The stored values of ``row`` by column."""
     return {c.key: getattr(row, c.key) for c in row.__mapper__.column_attrs}
 
 
@@ -418,6 +542,27 @@ routers = [
         filters=("category", "room_id", "lifecycle"),
         search=("id", "name", "serial", "vendor", "model"),
         sortable=("id", "name", "category", "purchase_date", "warranty_end"),
+        get_one=False,  # GET /assets/{id} is the asset's file (routes/files.py)
+    ),
+    resource(
+        "bindings",
+        Binding,
+        BindingIn,
+        out=BindingOut,
+        parents={"asset_id": (Asset, "asset")},
+        filters=("asset_id", "device"),
+        sortable=("id", "effective_from"),
+    ),
+    resource(
+        "work_orders",
+        WorkOrder,
+        WorkOrderIn,
+        out=WorkOrderOut,
+        parents={"asset_id": (Asset, "asset")},
+        filters=("asset_id", "status", "assignee", "alert_id"),
+        search=("title", "description"),
+        sortable=("id", "opened_at", "closed_at", "status"),
+        writer=Operator,
     ),
 ]
 """Every registry router, included by the app."""

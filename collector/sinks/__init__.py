@@ -16,6 +16,10 @@ class SinkError(Exception):
     """The store could not take the batch now (down, timing out); retry later."""
 
 
+class QueryRefused(SinkError):
+    """The store answered but refused the query (the mean of a string point, say)."""
+
+
 class SinkRejected(Exception):
     """The store refused the batch because of its content; ``reason`` is the store's own."""
 
@@ -67,8 +71,8 @@ class TelemetryReader(Protocol):
         interval's start and its value; intervals without data are left out.
 
         Raises:
-            SinkError: the store cannot be read now, or refused the query (for example the
-                mean of a string point).
+            QueryRefused: the store refused the query (for example the mean of a string).
+            SinkError: the store cannot be read now.
         """
 
     async def close(self) -> None:

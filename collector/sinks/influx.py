@@ -10,7 +10,7 @@ import orjson
 from collector.config import InfluxSinkConfig
 from collector.lineprotocol import BAD_FIELD, SEQ_FIELD, to_line
 from collector.record import DeviceLatest, Stored
-from collector.sinks import Aggregate, SinkError, SinkRejected
+from collector.sinks import Aggregate, QueryRefused, SinkError, SinkRejected
 from facmon.contract import RESERVED_PREFIX, Scalar
 
 
@@ -111,7 +111,7 @@ class InfluxReader:
             raise SinkError(f"InfluxDB answered {response.status_code}: {_error_text(response)}")
         result = orjson.loads(response.content)["results"][0]
         if "error" in result:
-            raise SinkError(f"InfluxQL error: {result['error']}")
+            raise QueryRefused(f"InfluxQL error: {result['error']}")
         series: list[dict[str, object]] = result.get("series", [])
         return series
 
@@ -156,10 +156,11 @@ class InfluxReader:
         """Return ``agg`` of ``point`` per interval (InfluxQL ``GROUP BY time()``).
 
         Raises:
-            SinkError: InfluxDB cannot be read or refused the query (its reason is kept).
+            QueryRefused: InfluxDB refused the query (its reason is kept).
+            SinkError: InfluxDB cannot be read.
         """
         if every_ms <= 0:
-            raise SinkError(f"interval must be positive, not {every_ms} ms")
+            raise QueryRefused(f"interval must be positive, not {every_ms} ms")
         field = '"' + point.replace("\\", "\\\\").replace('"', '\\"') + '"'
         statement = (
             f'SELECT {agg}({field}) FROM /.*/ WHERE "device" = {_string(device)} '  # noqa: S608 - escaped

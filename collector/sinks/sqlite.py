@@ -9,7 +9,7 @@ import aiosqlite
 import orjson
 
 from collector.record import AlertRecord, DeviceLatest, EventRecord, Stored
-from collector.sinks import Aggregate, SinkError
+from collector.sinks import Aggregate, QueryRefused, SinkError
 from facmon.contract import Scalar
 
 _SCHEMA = """
@@ -182,10 +182,11 @@ class SqliteReader:
         As in InfluxDB, booleans refuse ``mean`` and ``sum``; strings also ``min`` and ``max``.
 
         Raises:
-            SinkError: the file cannot be read, or the aggregate does not apply to the point.
+            QueryRefused: the aggregate does not apply to the point.
+            SinkError: the file cannot be read.
         """
         if every_ms <= 0:
-            raise SinkError(f"interval must be positive, not {every_ms} ms")
+            raise QueryRefused(f"interval must be positive, not {every_ms} ms")
         where = "device = ? AND point = ? AND ts >= ? AND ts < ?"
         args: tuple[object, ...] = (device, point, start_ms, end_ms)
         if agg in _SQL_AGGREGATES:
@@ -211,7 +212,7 @@ class SqliteReader:
             kind = row[0] if row else "f"
             if agg in _REFUSED.get(kind, ()):
                 what = "boolean" if kind == "b" else "string"
-                raise SinkError(f"cannot take the {agg} of the {what} point {point!r}")
+                raise QueryRefused(f"cannot take the {agg} of the {what} point {point!r}")
             async with self._db.execute(sql, args) as cursor:
                 rows = list(await cursor.fetchall())
         except sqlite3.Error as exc:

@@ -1,0 +1,242 @@
+"""``GET /api/v1/assets/{id}``: an asset's file, the registry joined with live state."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import Viewer
+from api.live import LiveDevice
+from api.registry.models import Asset, Binding, Building, Floor, Room, Site, WorkOrder
+from api.routes.registry import AssetIn, SlugId, WorkOrderOut, columns
+from api.schemas import Problem
+from api.status import OpenOrder, Status, derive
+from collector.sinks import Aggregate, QueryRefused, SinkError
+
+router = APIRouter(prefix="/api/v1", tags=["assets"], dependencies=[Viewer])
+
+HISTORY = 20
+"""Work orders shown in a file, newest first."""
+
+
+class Place(BaseModel):
+    """One level of where an asset is."""
+
+    id: str
+    name: str
+
+
+class Location(BaseModel):
+    """Where an asset is: each level, or null while it is not placed."""
+
+    site: Place | None = None
+    building: Place | None = None
+    floor: Place | None = None
+    room: Place | None = None
+
+
+class DeviceNow(BaseModel):
+    """A device bound to the asset, with what the broker last said of it."""
+
+    device: str
+    bound_since: datetime
+    state: str | None = Field(description="online, degraded or offline, as its gateway says")
+    ts: int | None = Field(description="Newest reading, epoch milliseconds")
+    values: dict[str, bool | int | float | str]
+    quality: dict[str, str]
+    error: str | None
+
+
+class Warranty(BaseModel):
+    """The warranty, as of today."""
+
+    end: date | None
+    days_left: int | None = Field(description="Negative once it has ended")
+    expired: bool | None
+
+
+class AssetFile(BaseModel):
+    """Everything about one asset in one answer."""
+
+    asset: AssetIn
+    location: Location
+    status: Status
+    reason: str
+    devices: list[DeviceNow]
+    work_orders: list[WorkOrderOut] = Field(description=f"The newest {HISTORY}, newest first")
+    warranty: Warranty
+
+
+@router.get(
+    "/assets/{item}",
+    response_model=AssetFile,
+    responses={401: {"model": Problem}, 403: {"model": Problem}, 404: {"model": Problem}},
+    summary="Get an asset's file",
+)
+async def asset_file(item: SlugId, request: Request) -> AssetFile:
+    """The asset, where it is, its status and why, its devices live, its maintenance."""
+    services = request.app.state.services
+    now = datetime.now(UTC)
+    async with services.sessions() as session:
+        asset = await session.get(Asset, item)
+        if asset is None:
+            raise HTTPException(404, f"no asset {item!r}")
+        location = await _location(session, asset.room_id)
+        bindings = list(
+            await session.scalars(
+                select(Binding)
+                .where(Binding.asset_id == item, Binding.effective_from <= now)
+                .where(or_(Binding.effective_to.is_(None), Binding.effective_to > now))
+                .order_by(Binding.effective_from)
+            )
+        )
+        orders = list(
+            await session.scalars(
+                select(WorkOrder)
+                .where(WorkOrder.asset_id == item)
+                .order_by(WorkOrder.opened_at.desc(), WorkOrder.id.desc())
+                .limit(HISTORY)
+            )
+        )
+    live = services.live
+    verdict = derive(
+        asset.lifecycle.value,
+        [b.device for b in bindings],
+        live.devices,
+        live.gateways,
+        [OpenOrder(o.id, o.title) for o in orders if o.status.value != "closed"],
+        int(time.time() * 1000),
+        services.stale_after_s,
+    )
+    return AssetFile(
+        asset=AssetIn.model_validate(columns(asset)),
+        location=location,
+        status=verdict.status,
+        reason=verdict.reason,
+        devices=[_device_now(b, live.devices.get(b.device)) for b in bindings],
+        work_orders=[WorkOrderOut.model_validate(columns(o)) for o in orders],
+        warranty=_warranty(asset.warranty_end, now.date()),
+    )
+
+
+async def _location(session: AsyncSession, room_id: str | None) -> Location:
+    if room_id is None:
+        return Location()
+    room = await session.get(Room, room_id)
+    floor = await session.get(Floor, room.floor_id) if room else None
+    building = await session.get(Building, floor.building_id) if floor else None
+    site = await session.get(Site, building.site_id) if building else None
+    return Location(
+        site=Place(id=site.id, name=site.name) if site else None,
+        building=Place(id=building.id, name=building.name) if building else None,
+        floor=Place(id=floor.id, name=floor.name) if floor else None,
+        room=Place(id=room.id, name=room.name) if room else None,
+    )
+
+
+def _device_now(binding: Binding, live: LiveDevice | None) -> DeviceNow:
+    if live is None:
+        live = LiveDevice(binding.device, "", "")
+    return DeviceNow(
+        device=binding.device,
+        bound_since=binding.effective_from,
+        state=live.state,
+        ts=live.ts,
+        values=live.values,
+        quality=live.quality,
+        error=live.error,
+    )
+
+
+def _warranty(end: date | None, today: date) -> Warranty:
+    if end is None:
+        return Warranty(end=None, days_left=None, expired=None)
+    left = (end - today).days
+    return Warranty(end=end, days_left=left, expired=left < 0)
+
+
+_UNITS_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+MAX_BUCKETS = 10_000
+"""Most intervals one history request may ask for."""
+
+
+class HistoryPoint(BaseModel):
+    """One interval: its start and the aggregate of the point over it."""
+
+    ts: int = Field(description="Start of the interval, epoch milliseconds")
+    value: bool | int | float | str
+
+
+class History(BaseModel):
+    """A point's history, across every device bound to the asset over the window."""
+
+    asset: str
+    point: str
+    agg: Aggregate
+    every_ms: int
+    values: list[HistoryPoint]
+
+
+@router.get(
+    "/assets/{item}/history",
+    response_model=History,
+    responses={
+        401: {"model": Problem},
+        403: {"model": Problem},
+        404: {"model": Problem},
+        503: {"model": Problem},
+    },
+    summary="Get the history of one of an asset's points",
+)
+async def asset_history(
+    item: SlugId,
+    request: Request,
+    point: Annotated[str, Query(pattern=r"^[a-z0-9_-]+$", max_length=64)],
+    start: AwareDatetime,
+    end: AwareDatetime,
+    every: Annotated[str, Query(pattern=r"^[1-9][0-9]{0,8}(ms|s|m|h|d)$", examples=["5m"])] = "5m",
+    agg: Aggregate = "mean",
+) -> History:
+    """One value per interval of ``every`` (``30s``, ``5m``, ``1h``, ``1d``), start to end.
+
+    Read from the telemetry store, for whichever device was bound to the asset at the time.
+    """
+    unit = every.lstrip("0123456789")
+    every_ms = int(every.removesuffix(unit)) * _UNITS_MS[unit]
+    start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    if end_ms <= start_ms:
+        raise HTTPException(422, "end must be after start")
+    if (end_ms - start_ms) // every_ms > MAX_BUCKETS:
+        raise HTTPException(422, f"more than {MAX_BUCKETS} intervals: widen every")
+    services = request.app.state.services
+    async with services.sessions() as session:
+        if await session.get(Asset, item) is None:
+            raise HTTPException(404, f"no asset {item!r}")
+        bindings = list(
+            await session.scalars(
+                select(Binding)
+                .where(Binding.asset_id == item, Binding.effective_from < end)
+                .where(or_(Binding.effective_to.is_(None), Binding.effective_to > start))
+            )
+        )
+    values: list[HistoryPoint] = []
+    for binding in bindings:
+        since = max(start_ms, int(binding.effective_from.timestamp() * 1000))
+        until = end_ms
+        if binding.effective_to is not None:
+            until = min(end_ms, int(binding.effective_to.timestamp() * 1000))
+        try:
+            rows = await services.reader.history(binding.device, point, since, until, every_ms, agg)
+        except QueryRefused as exc:
+            raise HTTPException(422, str(exc)) from None
+        except SinkError as exc:
+            raise HTTPException(503, f"the telemetry store cannot be read: {exc}") from None
+        values.extend(HistoryPoint(ts=ts, value=value) for ts, value in rows)
+    values.sort(key=lambda v: v.ts)
+    return History(asset=item, point=point, agg=agg, every_ms=every_ms, values=values)

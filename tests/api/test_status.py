@@ -1,0 +1,102 @@
+"""An asset's status and its reason, from lifecycle, work orders and live device state."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.live import LiveDevice
+from api.status import OpenOrder, Status, derive
+from facmon.contract import StatusEnvelope
+
+NOW = 1_800_000_000_000
+
+
+def device(name: str, **state: object) -> LiveDevice:
+    fields: dict[str, object] = {"ts": NOW - 1_000, "state": "online", **state}
+    return LiveDevice(name, "hq", "gw-1", **fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("lifecycle", "devices", "orders", "gateway", "expected", "reason"),
+    [
+        ("in_service", [device("d1")], [], "online", Status.OK, "1 device reporting"),
+        ("in_service", [device("d1"), device("d2")], [], "online", Status.OK, "2 devices"),
+        ("under_maintenance", [device("d1")], [], "online", Status.MAINTENANCE, "marked"),
+        (
+            "in_service",
+            [device("d1")],
+            [OpenOrder(7, "fan")],
+            "online",
+            Status.MAINTENANCE,
+            "#7 open: fan",
+        ),
+        ("retired", [device("d1")], [], "online", Status.UNKNOWN, "retired"),
+        ("in_service", [], [], "online", Status.UNKNOWN, "no device bound"),
+        (
+            "in_service",
+            [device("d1"), device("d2", ts=None)],
+            [],
+            "online",
+            Status.UNKNOWN,
+            "no data from d2 yet",
+        ),
+        ("in_service", [device("d1")], [], "offline", Status.OFFLINE, "gateway gw-1 is offline"),
+        (
+            "in_service",
+            [device("d1", state="offline", error="timeout")],
+            [],
+            "online",
+            Status.OFFLINE,
+            "not answering: timeout",
+        ),
+        (
+            "in_service",
+            [device("d1", ts=NOW - 600_000)],
+            [],
+            "online",
+            Status.OFFLINE,
+            "for 10 min",
+        ),
+        (
+            "in_service",
+            [device("d1", state="degraded", error="CRC")],
+            [],
+            "online",
+            Status.FAULT,
+            "degraded: CRC",
+        ),
+        (
+            "in_service",
+            [device("d1", quality={"a": "bad", "b": "uncertain"})],
+            [],
+            "online",
+            Status.FAULT,
+            "1 point(s) fail to read (a)",
+        ),
+        ("idle", [device("d1")], [], "online", Status.IDLE, "marked idle"),
+        ("idle", [device("d1", state="offline")], [], "online", Status.OFFLINE, "not answering"),
+        (
+            "in_service",
+            [device("d1", state="degraded"), device("d2", state="offline")],
+            [],
+            "online",
+            Status.OFFLINE,
+            "d2",
+        ),
+    ],
+)
+def test_the_first_rule_that_applies_wins(
+    lifecycle: str,
+    devices: list[LiveDevice],
+    orders: list[OpenOrder],
+    gateway: str,
+    expected: Status,
+    reason: str,
+) -> None:
+    live = {d.device: d for d in devices if d.ts is not None}
+    gateways = {("hq", "gw-1"): StatusEnvelope(state=gateway, ts=NOW)}  # type: ignore[arg-type]
+    verdict = derive(
+        lifecycle, [d.device for d in devices], live, gateways, orders, NOW, stale_after_s=300
+    )
+    assert verdict.status is expected
+    assert reason in verdict.reason
