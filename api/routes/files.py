@@ -8,12 +8,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Viewer
 from api.live import LiveDevice
-from api.registry.models import Asset, Binding, Building, Floor, Room, Site, WorkOrder
+from api.registry.models import (
+    Asset,
+    Binding,
+    Building,
+    Floor,
+    Lifecycle,
+    Room,
+    Site,
+    WorkOrder,
+    WorkOrderStatus,
+)
 from api.routes.registry import AssetIn, SlugId, WorkOrderOut, columns
 from api.schemas import Problem
 from api.status import OpenOrder, Status, derive
@@ -240,3 +250,138 @@ async def asset_history(
         values.extend(HistoryPoint(ts=ts, value=value) for ts, value in rows)
     values.sort(key=lambda v: v.ts)
     return History(asset=item, point=point, agg=agg, every_ms=every_ms, values=values)
+
+
+class AssetSummary(BaseModel):
+    """An asset in a list: its record, where it is and its status."""
+
+    asset: AssetIn
+    site_id: str | None
+    building_id: str | None
+    status: Status
+    reason: str
+
+
+class AssetPage(BaseModel):
+    """One page of assets."""
+
+    items: list[AssetSummary]
+    total: int = Field(description="Assets matching the filters, on all pages")
+    limit: int
+    offset: int
+
+
+_ASSET_SORTS = ("id", "name", "category", "status", "purchase_date", "warranty_end")
+
+
+@router.get(
+    "/assets",
+    response_model=AssetPage,
+    responses={401: {"model": Problem}, 403: {"model": Problem}},
+    summary="List assets with their status",
+)
+async def list_assets(
+    request: Request,
+    status: Status | None = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    lifecycle: Lifecycle | None = None,
+    site: Annotated[str | None, Query(max_length=64)] = None,
+    building: Annotated[str | None, Query(max_length=64)] = None,
+    room: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    sort: Annotated[str, Query(pattern="^-?(" + "|".join(_ASSET_SORTS) + ")$")] = "id",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> AssetPage:
+    """Assets filtered by status, category, lifecycle, place (site, building, room) and text.
+
+    ``q`` searches id, name, serial, vendor and model; ``sort`` takes a field, ``-field``
+    for descending.
+    """
+    services = request.app.state.services
+    now = datetime.now(UTC)
+    query = (
+        select(Asset, Building.id, Building.site_id)
+        .outerjoin(Room, Asset.room_id == Room.id)
+        .outerjoin(Floor, Room.floor_id == Floor.id)
+        .outerjoin(Building, Floor.building_id == Building.id)
+    )
+    for column, wanted in [
+        (Asset.category, category),
+        (Asset.lifecycle, lifecycle),
+        (Asset.room_id, room),
+        (Building.id, building),
+        (Building.site_id, site),
+    ]:
+        if wanted is not None:
+            query = query.where(column == wanted)
+    if q:
+        pattern = f"%{q.lower()}%"
+        fields = (Asset.id, Asset.name, Asset.serial, Asset.vendor, Asset.model)
+        query = query.where(or_(*(func.lower(f).like(pattern) for f in fields)))
+    async with services.sessions() as session:
+        rows = (await session.execute(query)).all()
+        devices = await _bound_now(session, now)
+        orders = await _open_orders(session)
+    live, now_ms = services.live, int(time.time() * 1000)
+    summaries = []
+    for asset, building_id, site_id in rows:
+        verdict = derive(
+            asset.lifecycle.value,
+            devices.get(asset.id, []),
+            live.devices,
+            live.gateways,
+            orders.get(asset.id, []),
+            now_ms,
+            services.stale_after_s,
+        )
+        if status is None or verdict.status is status:
+            summaries.append(
+                AssetSummary(
+                    asset=AssetIn.model_validate(columns(asset)),
+                    site_id=site_id,
+                    building_id=building_id,
+                    status=verdict.status,
+                    reason=verdict.reason,
+                )
+            )
+    key = sort.lstrip("-")
+    summaries.sort(key=lambda s: s.asset.id)
+    if key != "id":
+        summaries.sort(key=lambda s: _sort_key(s, key))
+    if sort.startswith("-"):
+        summaries.reverse()
+    page = summaries[offset : offset + limit]
+    return AssetPage(items=page, total=len(summaries), limit=limit, offset=offset)
+
+
+def _sort_key(summary: AssetSummary, key: str) -> tuple[bool, str]:
+    value = summary.status if key == "status" else getattr(summary.asset, key)
+    return (value is None, str(value) if value is not None else "")
+
+
+async def _bound_now(session: AsyncSession, now: datetime) -> dict[str, list[str]]:
+    """The devices bound to each asset now."""
+    rows = await session.execute(
+        select(Binding.asset_id, Binding.device)
+        .where(Binding.effective_from <= now)
+        .where(or_(Binding.effective_to.is_(None), Binding.effective_to > now))
+        .order_by(Binding.effective_from)
+    )
+    bound: dict[str, list[str]] = {}
+    for asset_id, device in rows:
+        bound.setdefault(asset_id, []).append(device)
+    return bound
+
+
+async def _open_orders(session: AsyncSession) -> dict[str, list[OpenOrder]]:
+    """The work orders not closed, by asset, newest first."""
+    rows = await session.execute(
+        select(WorkOrder.asset_id, WorkOrder.id, WorkOrder.title)
+        .where(WorkOrder.status != WorkOrderStatus.CLOSED)
+        .order_by(WorkOrder.opened_at.desc(), WorkOrder.id.desc())
+    )
+    orders: dict[str, list[OpenOrder]] = {}
+    for asset_id, number, title in rows:
+        orders.setdefault(asset_id, []).append(OpenOrder(number, title))
+    return orders

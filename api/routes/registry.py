@@ -279,6 +279,7 @@ def resource(
     out: type[BaseModel] | None = None,
     writer: Any = Admin,
     get_one: bool = True,
+    list_all: bool = True,
 ) -> APIRouter:
     """Build the five operations of one registry resource.
 
@@ -287,7 +288,8 @@ def resource(
     matches (case-insensitive substring), ``sortable`` those ``sort`` accepts. ``out`` is
     the answer's schema when it differs from ``schema``: the stored record has a number for
     id the database assigns. ``writer`` is the role that may change the resource. Without
-    ``get_one`` the resource's ``GET /{id}`` is left to another router (an asset's file).
+    ``get_one`` the resource's ``GET /{id}`` is left to another router (an asset's file);
+    without ``list_all``, its list (assets, listed with their status).
     """
     numbered = out is not None and "id" not in schema.model_fields
     spec = _Resource(
@@ -303,7 +305,8 @@ def resource(
         NumberId if numbered else SlugId,
     )
     router = APIRouter(prefix=f"/api/v1/{path}", tags=[path])
-    _add_list(router, spec)
+    if list_all:
+        _add_list(router, spec)
     if get_one:
         _add_get(router, spec)
     _add_create(router, spec)
@@ -543,6 +546,7 @@ routers = [
         search=("id", "name", "serial", "vendor", "model"),
         sortable=("id", "name", "category", "purchase_date", "warranty_end"),
         get_one=False,  # GET /assets/{id} is the asset's file (routes/files.py)
+        list_all=False,  # and the list has their status and place
     ),
     resource(
         "bindings",

@@ -102,9 +102,10 @@ async def test_a_room_file_can_be_built_changed_and_taken_down(
 
     page = (await http.get("/api/v1/assets?category=ups&sort=-id&limit=4", headers=viewer)).json()
     assert page["total"] == 6
-    assert [a["id"] for a in page["items"]] == ["ups-11", "ups-09", "ups-07", "ups-05"]
+    assert [a["asset"]["id"] for a in page["items"]] == ["ups-11", "ups-09", "ups-07", "ups-05"]
+    assert {(a["site_id"], a["building_id"]) for a in page["items"]} == {("hq", "b1")}
     page = (await http.get("/api/v1/assets?q=sn-1&offset=1", headers=viewer)).json()
-    assert [a["id"] for a in page["items"]] == ["ups-10", "ups-11"]
+    assert [a["asset"]["id"] for a in page["items"]] == ["ups-10", "ups-11"]
     assert page["total"] == 3
 
     one = (await http.get("/api/v1/assets/ups-03", headers=viewer)).json()["asset"]
@@ -319,6 +320,21 @@ async def test_an_asset_file_joins_the_ledger_with_live_state(client: Client) ->
     repaired = await file()
     assert repaired["status"] == "maintenance"
     assert repaired["work_orders"][0]["title"] == "Battery check"
+
+    unplaced = {"id": "spare", "name": "Spare UPS", "category": "ups", "lifecycle": "idle"}
+    assert (await http.post("/api/v1/assets", json=unplaced, headers=admin)).status_code == 201
+
+    async def listed(query: str) -> list[tuple[str, str]]:
+        page = (await http.get(f"/api/v1/assets?{query}", headers=viewer)).json()
+        return [(a["asset"]["id"], a["status"]) for a in page["items"]]
+
+    assert await listed("status=maintenance") == [("ups-a", "maintenance")]
+    assert await listed("sort=-status") == [("spare", "unknown"), ("ups-a", "maintenance")]
+    assert await listed("site=hq") == [("ups-a", "maintenance")]
+    assert await listed("building=b2") == []
+    assert await listed("category=ups&lifecycle=idle") == [("spare", "unknown")]
+    bad = await http.get("/api/v1/assets?status=broken", headers=viewer)
+    assert bad.status_code == 422
     assert (await http.get("/api/v1/assets/nope", headers=viewer)).status_code == 404
 
 
