@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Viewer
@@ -24,7 +24,7 @@ from api.registry.models import (
     WorkOrder,
     WorkOrderStatus,
 )
-from api.routes.registry import AssetIn, SlugId, WorkOrderOut, columns
+from api.routes.registry import AssetIn, RoomIn, SlugId, WorkOrderOut, columns
 from api.schemas import Problem
 from api.status import OpenOrder, Status, derive
 from collector.sinks import Aggregate, QueryRefused, SinkError
@@ -298,14 +298,7 @@ async def list_assets(
     ``q`` searches id, name, serial, vendor and model; ``sort`` takes a field, ``-field``
     for descending.
     """
-    services = request.app.state.services
-    now = datetime.now(UTC)
-    query = (
-        select(Asset, Building.id, Building.site_id)
-        .outerjoin(Room, Asset.room_id == Room.id)
-        .outerjoin(Floor, Room.floor_id == Floor.id)
-        .outerjoin(Building, Floor.building_id == Building.id)
-    )
+    query = _placed_assets()
     for column, wanted in [
         (Asset.category, category),
         (Asset.lifecycle, lifecycle),
@@ -319,9 +312,36 @@ async def list_assets(
         pattern = f"%{q.lower()}%"
         fields = (Asset.id, Asset.name, Asset.serial, Asset.vendor, Asset.model)
         query = query.where(or_(*(func.lower(f).like(pattern) for f in fields)))
+    summaries = await _summaries(request.app.state.services, query)
+    if status is not None:
+        summaries = [s for s in summaries if s.status is status]
+    key = sort.lstrip("-")
+    summaries.sort(key=lambda s: s.asset.id)
+    if key != "id":
+        summaries.sort(key=lambda s: _sort_key(s, key))
+    if sort.startswith("-"):
+        summaries.reverse()
+    page = summaries[offset : offset + limit]
+    return AssetPage(items=page, total=len(summaries), limit=limit, offset=offset)
+
+
+def _placed_assets() -> Select[Asset, str | None, str | None]:
+    """Assets with their building and site (None while not placed)."""
+    return (
+        select(Asset, Building.id, Building.site_id)
+        .outerjoin(Room, Asset.room_id == Room.id)
+        .outerjoin(Floor, Room.floor_id == Floor.id)
+        .outerjoin(Building, Floor.building_id == Building.id)
+    )
+
+
+async def _summaries(
+    services: Any, query: Select[Asset, str | None, str | None]
+) -> list[AssetSummary]:
+    """Run ``query`` (from :func:`_placed_assets`) and give each asset its status."""
     async with services.sessions() as session:
         rows = (await session.execute(query)).all()
-        devices = await _bound_now(session, now)
+        devices = await _bound_now(session, datetime.now(UTC))
         orders = await _open_orders(session)
     live, now_ms = services.live, int(time.time() * 1000)
     summaries = []
@@ -335,24 +355,16 @@ async def list_assets(
             now_ms,
             services.stale_after_s,
         )
-        if status is None or verdict.status is status:
-            summaries.append(
-                AssetSummary(
-                    asset=AssetIn.model_validate(columns(asset)),
-                    site_id=site_id,
-                    building_id=building_id,
-                    status=verdict.status,
-                    reason=verdict.reason,
-                )
+        summaries.append(
+            AssetSummary(
+                asset=AssetIn.model_validate(columns(asset)),
+                site_id=site_id,
+                building_id=building_id,
+                status=verdict.status,
+                reason=verdict.reason,
             )
-    key = sort.lstrip("-")
-    summaries.sort(key=lambda s: s.asset.id)
-    if key != "id":
-        summaries.sort(key=lambda s: _sort_key(s, key))
-    if sort.startswith("-"):
-        summaries.reverse()
-    page = summaries[offset : offset + limit]
-    return AssetPage(items=page, total=len(summaries), limit=limit, offset=offset)
+        )
+    return summaries
 
 
 def _sort_key(summary: AssetSummary, key: str) -> tuple[bool, str]:
@@ -385,3 +397,118 @@ async def _open_orders(session: AsyncSession) -> dict[str, list[OpenOrder]]:
     for asset_id, number, title in rows:
         orders.setdefault(asset_id, []).append(OpenOrder(number, title))
     return orders
+
+
+class Reading(BaseModel):
+    """The newest values of one device."""
+
+    device: str
+    ts: int | None
+    values: dict[str, bool | int | float | str]
+
+
+class RoomFile(BaseModel):
+    """Everything about one room in one answer."""
+
+    room: RoomIn
+    location: Location
+    status_counts: dict[Status, int] = Field(description="Assets in the room by status")
+    assets: list[AssetSummary]
+    environment: list[Reading] = Field(
+        description="Live values of the room's environment assets (temperature, humidity, ...)"
+    )
+    work_orders: list[WorkOrderOut] = Field(
+        description=f"Open work orders on the room's assets, newest first (at most {HISTORY})"
+    )
+
+
+@router.get(
+    "/rooms/{item}",
+    response_model=RoomFile,
+    responses={401: {"model": Problem}, 403: {"model": Problem}, 404: {"model": Problem}},
+    summary="Get a room's file",
+)
+async def room_file(item: SlugId, request: Request) -> RoomFile:
+    """The room, where it is, its assets and their status, its environment, open work."""
+    services = request.app.state.services
+    async with services.sessions() as session:
+        room = await session.get(Room, item)
+        if room is None:
+            raise HTTPException(404, f"no room {item!r}")
+        location = await _location(session, item)
+        orders = list(
+            await session.scalars(
+                select(WorkOrder)
+                .join(Asset, WorkOrder.asset_id == Asset.id)
+                .where(Asset.room_id == item, WorkOrder.status != WorkOrderStatus.CLOSED)
+                .order_by(WorkOrder.opened_at.desc(), WorkOrder.id.desc())
+                .limit(HISTORY)
+            )
+        )
+        bound = await _bound_now(session, datetime.now(UTC))
+    assets = await _summaries(services, _placed_assets().where(Asset.room_id == item))
+    assets.sort(key=lambda a: a.asset.id)
+    counts = dict.fromkeys(Status, 0)
+    for summary in assets:
+        counts[summary.status] += 1
+    environment = []
+    for summary in assets:
+        if summary.asset.category == "environment":
+            for device in bound.get(summary.asset.id, []):
+                seen = services.live.devices.get(device)
+                environment.append(
+                    Reading(
+                        device=device,
+                        ts=seen.ts if seen else None,
+                        values=seen.values if seen else {},
+                    )
+                )
+    return RoomFile(
+        room=RoomIn.model_validate(columns(room)),
+        location=location.model_copy(update={"room": None}),
+        status_counts=counts,
+        assets=assets,
+        environment=environment,
+        work_orders=[WorkOrderOut.model_validate(columns(o)) for o in orders],
+    )
+
+
+class Summary(BaseModel):
+    """The whole estate at a glance."""
+
+    assets: int
+    by_status: dict[Status, int]
+    by_category: dict[str, dict[Status, int]]
+    by_site: dict[str, dict[Status, int]] = Field(description="Unplaced assets under ''")
+    availability: float | None = Field(
+        description="Share of the assets in service (not retired, not unknown) that are ok or idle"
+    )
+    idle: list[AssetSummary] = Field(description="Idle assets, which could be reallocated")
+
+
+@router.get(
+    "/summary",
+    response_model=Summary,
+    responses={401: {"model": Problem}, 403: {"model": Problem}},
+    summary="Counts by status, category and site; availability; idle assets",
+)
+async def summary(request: Request) -> Summary:
+    """Counts by status, category and site, availability and the idle list."""
+    assets = await _summaries(request.app.state.services, _placed_assets())
+    by_status = dict.fromkeys(Status, 0)
+    by_category: dict[str, dict[Status, int]] = {}
+    by_site: dict[str, dict[Status, int]] = {}
+    for item in assets:
+        by_status[item.status] += 1
+        by_category.setdefault(item.asset.category, dict.fromkeys(Status, 0))[item.status] += 1
+        by_site.setdefault(item.site_id or "", dict.fromkeys(Status, 0))[item.status] += 1
+    counted = len(assets) - by_status[Status.UNKNOWN]
+    working = by_status[Status.OK] + by_status[Status.IDLE]
+    return Summary(
+        assets=len(assets),
+        by_status=by_status,
+        by_category=by_category,
+        by_site=by_site,
+        availability=round(working / counted, 4) if counted else None,
+        idle=sorted((a for a in assets if a.status is Status.IDLE), key=lambda a: a.asset.id),
+    )

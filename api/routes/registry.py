@@ -536,6 +536,7 @@ routers = [
         parents={"floor_id": (Floor, "floor")},
         filters=("floor_id", "kind"),
         search=("name",),
+        get_one=False,  # GET /rooms/{id} is the room's file (routes/files.py)
     ),
     resource(
         "assets",

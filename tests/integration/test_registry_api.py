@@ -399,3 +399,56 @@ async def test_history_follows_the_asset_across_a_device_replacement(
         headers=headers["viewer"],
     )
     assert too_many.status_code == 422
+
+
+async def test_the_room_file_and_the_summary(client: Client) -> None:
+    http, headers = client.http, client.headers
+    admin, viewer = headers["admin"], headers["viewer"]
+    for path, body in [
+        ("sites", {"id": "hq", "name": "HQ"}),
+        ("buildings", {"id": "b1", "site_id": "hq", "name": "B1"}),
+        ("floors", {"id": "f1", "building_id": "b1", "name": "1F"}),
+        ("rooms", {"id": "r1", "floor_id": "f1", "name": "Server room", "kind": "server_room"}),
+        ("assets", {"id": "th-1", "name": "Sensor", "category": "environment", "room_id": "r1"}),
+        ("assets", {"id": "crac-1", "name": "CRAC", "category": "building", "room_id": "r1"}),
+        ("assets", {"id": "pc-9", "name": "Spare PC", "category": "office", "lifecycle": "idle"}),
+        (
+            "bindings",
+            {"asset_id": "th-1", "device": "th-1", "effective_from": "2020-01-01T00:00:00Z"},
+        ),
+        (
+            "bindings",
+            {"asset_id": "crac-1", "device": "crac-1", "effective_from": "2020-01-01T00:00:00Z"},
+        ),
+        (
+            "bindings",
+            {"asset_id": "pc-9", "device": "pc-9", "effective_from": "2020-01-01T00:00:00Z"},
+        ),
+        ("work_orders", {"asset_id": "crac-1", "title": "Filter"}),
+    ]:
+        assert (await http.post(f"/api/v1/{path}", json=body, headers=admin)).status_code == 201
+    live = client.app.state.services.live
+    now = int(time.time() * 1000)
+    for device, values in [("th-1", {"temperature": 23.5}), ("pc-9", {"on": False})]:
+        data = {"ts": now, "seq": 1, "measurement": "m", "values": values}
+        live.apply(Topic(TopicKind.DATA, "hq", "gw-1", device), orjson.dumps(data))
+
+    room = (await http.get("/api/v1/rooms/r1", headers=viewer)).json()
+    assert room["location"]["building"]["id"] == "b1"
+    assert [(a["asset"]["id"], a["status"]) for a in room["assets"]] == [
+        ("crac-1", "maintenance"),
+        ("th-1", "ok"),
+    ]
+    assert room["status_counts"]["ok"] == 1
+    assert room["environment"] == [{"device": "th-1", "ts": now, "values": {"temperature": 23.5}}]
+    assert [o["title"] for o in room["work_orders"]] == ["Filter"]
+    assert (await http.get("/api/v1/rooms/nowhere", headers=viewer)).status_code == 404
+
+    summary = (await http.get("/api/v1/summary", headers=viewer)).json()
+    assert summary["assets"] == 3
+    assert summary["by_status"]["idle"] == 1
+    assert summary["by_site"]["hq"]["maintenance"] == 1
+    assert summary["by_site"][""]["idle"] == 1
+    assert summary["by_category"]["environment"]["ok"] == 1
+    assert summary["availability"] == round(2 / 3, 4)  # ok + idle of 3 known
+    assert [a["asset"]["id"] for a in summary["idle"]] == ["pc-9"]
