@@ -5,6 +5,7 @@ filtered, sorted), get, create, partial update and delete. Reading takes a viewe
 changing the registry an admin token.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -57,10 +58,14 @@ def _number(value: object) -> object:
     return value
 
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _iso_date(value: object) -> object:
-    if not isinstance(value, str | date):
-        raise ValueError("must be a date as YYYY-MM-DD")  # noqa: TRY004 - pydantic reports ValueError
-    return value
+    # Lax parsing would take "1694131200" for a Unix time; a ledger means a calendar day.
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DAY.fullmatch(value)):
+        return value
+    raise ValueError("must be a date as YYYY-MM-DD")
 
 
 Money = Annotated[Decimal, BeforeValidator(_number), Field(ge=0, max_digits=14, decimal_places=2)]
@@ -139,9 +144,9 @@ class AssetIn(_Strict):
 
 
 def _iso_time(value: object) -> object:
-    if not isinstance(value, str | datetime):
-        raise ValueError("must be a time as ISO 8601 with its zone, e.g. 2026-11-27T08:30:00+08:00")  # noqa: TRY004 - pydantic reports ValueError
-    return value
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DAY.match(value)):
+        return value
+    raise ValueError("must be a time as ISO 8601 with its zone, e.g. 2026-11-27T08:30:00+08:00")
 
 
 IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_time)]

@@ -452,3 +452,112 @@ async def test_the_room_file_and_the_summary(client: Client) -> None:
     assert summary["by_category"]["environment"]["ok"] == 1
     assert summary["availability"] == round(2 / 3, 4)  # ok + idle of 3 known
     assert [a["asset"]["id"] for a in summary["idle"]] == ["pc-9"]
+
+
+def ledger_csv(rows: int, *, bad: dict[int, dict[str, str]] | None = None) -> str:
+    """A ledger of ``rows`` assets; ``bad`` overrides cells by data row index."""
+    header = ["id", "name", "category", "room_id", "cost", "purchase_date", "lifecycle", "tags"]
+    lines = [",".join(header)]
+    for n in range(rows):
+        row = {
+            "id": f"pc-{n:05d}",
+            "name": f"办公电脑 {n}",
+            "category": "office",
+            "room_id": "r1",
+            "cost": "4999.00",
+            "purchase_date": "2023-05-01",
+            "lifecycle": "in_service",
+            "tags": "it;desk",
+        }
+        row.update((bad or {}).get(n, {}))
+        lines.append(",".join(row[h] for h in header))
+    return "\n".join(lines) + "\n"
+
+
+async def test_a_5000_row_ledger_imports_in_seconds_and_bad_rows_are_named(
+    client: Client,
+) -> None:
+    http, headers = client.http, client.headers
+    admin = headers["admin"]
+    for path, body in [
+        ("sites", {"id": "hq", "name": "HQ"}),
+        ("buildings", {"id": "b1", "site_id": "hq", "name": "B1"}),
+        ("floors", {"id": "f1", "building_id": "b1", "name": "1F"}),
+        ("rooms", {"id": "r1", "floor_id": "f1", "name": "Office"}),
+    ]:
+        assert (await http.post(f"/api/v1/{path}", json=body, headers=admin)).status_code == 201
+    csv_type = {**admin, "Content-Type": "text/csv"}
+
+    broken = ledger_csv(
+        50,
+        bad={
+            3: {"cost": "cheap"},
+            7: {"purchase_date": "1694131200"},
+            9: {"room_id": "r404", "lifecycle": "lost"},
+            12: {"id": "pc-00000"},
+            20: {"id": "Bad Id"},
+        },
+    )
+    report = await http.post("/api/v1/assets/import?dry_run=true", content=broken, headers=csv_type)
+    assert report.status_code == 422
+    named = {(e["row"], e["column"]) for e in report.json()["errors"]}
+    # data row n is spreadsheet row n + 2 (the header is row 1)
+    assert named == {(5, "cost"), (9, "purchase_date"), (11, "lifecycle"), (14, "id"), (22, "id")}
+    report = await http.post(
+        "/api/v1/assets/import?dry_run=false", content=broken, headers=csv_type
+    )
+    assert report.status_code == 422
+    assert (await http.get("/api/v1/assets", headers=admin)).json()["total"] == 0  # all or nothing
+
+    room_gone = ledger_csv(3, bad={1: {"room_id": "r404"}})
+    report = await http.post("/api/v1/assets/import", content=room_gone, headers=csv_type)
+    assert [(e["row"], e["column"], e["message"]) for e in report.json()["errors"]] == [
+        (3, "room_id", "no room 'r404'")
+    ]
+
+    good = ledger_csv(5_000)
+    started = time.monotonic()
+    dry = await http.post("/api/v1/assets/import?dry_run=true", content=good, headers=csv_type)
+    assert dry.json() == {
+        "dry_run": True,
+        "rows": 5000,
+        "created": 5000,
+        "updated": 0,
+        "errors": [],
+    }
+    done = await http.post("/api/v1/assets/import?dry_run=false", content=good, headers=csv_type)
+    elapsed = time.monotonic() - started
+    assert done.json()["created"] == 5000
+    print(f"5,000-row ledger: dry run and import in {elapsed:.2f} s")
+    assert (await http.get("/api/v1/assets?limit=1", headers=admin)).json()["total"] == 5000
+
+    exported = await http.get("/api/v1/assets/export", headers=headers["viewer"])
+    assert exported.content.startswith("\ufeff".encode())
+    again = await http.post(
+        "/api/v1/assets/import?dry_run=false", content=exported.content, headers=csv_type
+    )
+    assert (again.json()["created"], again.json()["updated"]) == (0, 5000)
+
+    book = await http.get("/api/v1/assets/export?format=xlsx", headers=headers["viewer"])
+    xlsx = {**admin, "Content-Type": book.headers["content-type"]}
+    back = await http.post("/api/v1/assets/import?dry_run=true", content=book.content, headers=xlsx)
+    assert (back.json()["updated"], back.json()["errors"]) == (5000, [])
+    one = (await http.get("/api/v1/assets/pc-00042", headers=admin)).json()["asset"]
+    assert (one["name"], one["cost"], one["tags"]) == ("办公电脑 42", "4999.00", ["it", "desk"])
+
+    gbk = "id,name,category\npc-gbk,旧电脑,office\n".encode("gb18030")
+    assert (await http.post("/api/v1/assets/import", content=gbk, headers=csv_type)).json()[
+        "created"
+    ] == 1
+    unknown = await http.post(
+        "/api/v1/assets/import", content="id,name,category,colour\n", headers=csv_type
+    )
+    assert unknown.json()["errors"] == [{"row": 1, "column": "colour", "message": "unknown column"}]
+    wrong_type = await http.post(
+        "/api/v1/assets/import",
+        content=b"{}",
+        headers={**admin, "Content-Type": "application/json"},
+    )
+    assert wrong_type.status_code == 415
+    not_xlsx = await http.post("/api/v1/assets/import", content=b"PK\x03\x04junk", headers=xlsx)
+    assert not_xlsx.status_code == 422

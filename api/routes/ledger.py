@@ -1,0 +1,283 @@
+"""The asset ledger as a spreadsheet: export to CSV or XLSX, import with a dry run.
+
+An import creates the assets it does not know and updates those it does (by ``id``). It
+is all or nothing: one bad row and nothing is written, and the answer names every bad row
+(numbered as a spreadsheet numbers them, the header being row 1) and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import select
+
+from api.auth import Admin, Viewer
+from api.registry.models import Asset, Room
+from api.routes.registry import AssetIn, columns
+from api.schemas import Problem
+
+router = APIRouter(prefix="/api/v1/assets", tags=["assets"])
+
+COLUMNS = tuple(AssetIn.model_fields)
+"""The ledger's columns, in order."""
+MAX_BYTES = 20 * 1024 * 1024
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+TAG_SEPARATOR = ";"
+
+
+class RowError(BaseModel):
+    """What is wrong in one cell (or row, when ``column`` is empty)."""
+
+    row: int = Field(description="As the spreadsheet numbers it: the header is row 1")
+    column: str
+    message: str
+
+
+class ImportReport(BaseModel):
+    """What an import did, or would do (dry run)."""
+
+    dry_run: bool
+    rows: int
+    created: int
+    updated: int
+    errors: list[RowError]
+
+
+@router.get(
+    "/export",
+    responses={200: {"content": {"text/csv": {}, XLSX: {}}}, 401: {"model": Problem}},
+    summary="Export the asset ledger",
+    dependencies=[Viewer],
+)
+async def export(request: Request, format: Literal["csv", "xlsx"] = "csv") -> Response:  # noqa: A002 - the query parameter's name
+    """Every asset, a row each, in CSV (UTF-8 with a BOM, so that Excel reads it) or XLSX."""
+    async with request.app.state.services.sessions() as session:
+        assets = list(await session.scalars(select(Asset).order_by(Asset.id)))
+    rows = [[_cell(columns(a)[name]) for name in COLUMNS] for a in assets]
+    if format == "xlsx":
+        from openpyxl import Workbook  # noqa: PLC0415 - only exports need it
+
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet("assets")
+        sheet.append(list(COLUMNS))
+        for row in rows:
+            sheet.append(row)
+        out = io.BytesIO()
+        book.save(out)
+        return Response(
+            out.getvalue(),
+            media_type=XLSX,
+            headers={"Content-Disposition": 'attachment; filename="assets.xlsx"'},
+        )
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(rows)
+    return Response(
+        ("\ufeff" + text.getvalue()).encode(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="assets.csv"'},
+    )
+
+
+@router.post(
+    "/import",
+    response_model=ImportReport,
+    responses={
+        401: {"model": Problem},
+        403: {"model": Problem},
+        413: {"model": Problem},
+        415: {"model": Problem},
+        422: {"model": ImportReport},
+    },
+    summary="Import the asset ledger (CSV or XLSX)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                XLSX: {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+    dependencies=[Admin],
+)
+async def import_ledger(
+    request: Request,
+    dry_run: bool = Query(default=True, description="Check only; write nothing"),
+) -> Any:
+    """Create or update assets from a spreadsheet with a header row.
+
+    The header names ``id``, ``name``, ``category`` and any other column of the export.
+    """
+    body = await _body(request)
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == XLSX:
+        table = _read_xlsx(body)
+    elif kind in ("text/csv", "text/plain", "application/csv"):
+        table = _read_csv(body)
+    else:
+        raise HTTPException(415, f"send text/csv or {XLSX}, not {kind or 'nothing'}")
+    report = await _apply(request, table, dry_run=dry_run)
+    if report.errors:
+        return Response(report.model_dump_json(), status_code=422, media_type="application/json")
+    return report
+
+
+async def _body(request: Request) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BYTES:
+            raise HTTPException(413, f"a ledger file may have at most {MAX_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _read_csv(body: bytes) -> list[list[str]]:
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = body.decode("gb18030")  # what Excel on a Chinese Windows saves
+        except UnicodeDecodeError:
+            raise HTTPException(422, "the CSV file is neither UTF-8 nor GB 18030") from None
+    try:
+        return [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
+    except csv.Error as exc:
+        raise HTTPException(422, f"not a CSV file: {exc}") from None
+
+
+def _read_xlsx(body: bytes) -> list[list[str]]:
+    from openpyxl import load_workbook  # noqa: PLC0415 - only imports need it
+
+    try:
+        book = load_workbook(io.BytesIO(body), read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a bad file
+        raise HTTPException(422, f"not an XLSX file: {exc.__class__.__name__}") from None
+    sheet = book.worksheets[0]
+    table = [
+        [_text(cell) for cell in row]
+        for row in sheet.iter_rows(values_only=True)
+        if any(cell not in (None, "") for cell in row)
+    ]
+    book.close()
+    return table
+
+
+def _text(cell: object) -> str:
+    if cell is None:
+        return ""
+    if isinstance(cell, datetime):
+        return cell.date().isoformat() if cell.time() == datetime.min.time() else cell.isoformat()
+    if isinstance(cell, date):
+        return cell.isoformat()
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    return str(cell)
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return TAG_SEPARATOR.join(value)
+    if isinstance(value, date | Decimal):
+        return str(value)
+    return getattr(value, "value", value)
+
+
+async def _apply(request: Request, table: list[list[str]], *, dry_run: bool) -> ImportReport:
+    if not table:
+        raise HTTPException(422, "the file is empty: it needs a header row")
+    header = [name.strip().lower() for name in table[0]]
+    errors = [
+        RowError(row=1, column=name, message="unknown column")
+        for name in header
+        if name not in COLUMNS
+    ]
+    errors += [
+        RowError(row=1, column=name, message="required column missing")
+        for name in ("id", "name", "category")
+        if name not in header
+    ]
+    if errors:
+        return ImportReport(
+            dry_run=dry_run, rows=len(table) - 1, created=0, updated=0, errors=errors
+        )
+    assets: list[tuple[int, AssetIn]] = []
+    seen: dict[str, int] = {}
+    for number, row in enumerate(table[1:], start=2):
+        record = _parse_row(number, header, row, errors)
+        if record is None:
+            continue
+        if record.id in seen:
+            errors.append(
+                RowError(row=number, column="id", message=f"also on row {seen[record.id]}")
+            )
+            continue
+        seen[record.id] = number
+        assets.append((number, record))
+    services = request.app.state.services
+    async with services.sessions() as session:
+        rooms = set(await session.scalars(select(Room.id)))
+        errors += [
+            RowError(row=n, column="room_id", message=f"no room {a.room_id!r}")
+            for n, a in assets
+            if a.room_id is not None and a.room_id not in rooms
+        ]
+        existing = {
+            asset.id: asset
+            for asset in await session.scalars(select(Asset).where(Asset.id.in_(list(seen))))
+        }
+        created = sum(1 for _, a in assets if a.id not in existing)
+        report = ImportReport(
+            dry_run=dry_run,
+            rows=len(table) - 1,
+            created=created,
+            updated=len(assets) - created,
+            errors=sorted(errors, key=lambda e: (e.row, e.column)),
+        )
+        if report.errors or dry_run:
+            return report
+        for _, record in assets:
+            values = record.model_dump()
+            stored = existing.get(record.id)
+            if stored is None:
+                session.add(Asset(**values))
+            else:
+                for name, value in values.items():
+                    setattr(stored, name, value)
+        await session.commit()
+    return report
+
+
+def _parse_row(
+    number: int, header: list[str], row: list[str], errors: list[RowError]
+) -> AssetIn | None:
+    if len(row) > len(header) and any(cell.strip() for cell in row[len(header) :]):
+        errors.append(RowError(row=number, column="", message="more cells than header columns"))
+        return None
+    values: dict[str, Any] = {}
+    for name, raw in zip(header, row, strict=False):
+        cell = raw.strip()
+        if cell == "":
+            continue  # the default, as if the column were absent
+        if name == "tags":
+            values[name] = [t.strip() for t in cell.split(TAG_SEPARATOR) if t.strip()]
+        else:
+            values[name] = cell
+    try:
+        return AssetIn.model_validate(values)
+    except ValidationError as exc:
+        for error in exc.errors():
+            column = str(error["loc"][0]) if error["loc"] else ""
+            message = error["msg"].removeprefix("Value error, ")
+            errors.append(RowError(row=number, column=column, message=message))
+        return None
