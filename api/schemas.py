@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+from fastapi import HTTPException
 from pydantic import BaseModel, Field
 
 
@@ -47,3 +48,8 @@ class Problem(BaseModel):
     """An error response."""
 
     detail: str
+
+
+def invalid(where: str, field: str, message: str) -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors, for checks a schema cannot state."""
+    return HTTPException(422, [{"loc": [where, field], "msg": message, "type": "value_error"}])

@@ -25,7 +25,7 @@ from api.registry.models import (
     WorkOrderStatus,
 )
 from api.routes.registry import AssetIn, RoomIn, SlugId, WorkOrderOut, columns
-from api.schemas import Problem
+from api.schemas import Problem, invalid
 from api.status import OpenOrder, Status, derive
 from collector.sinks import Aggregate, QueryRefused, SinkError
 
@@ -221,9 +221,9 @@ async def asset_history(
     every_ms = int(every.removesuffix(unit)) * _UNITS_MS[unit]
     start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
     if end_ms <= start_ms:
-        raise HTTPException(422, "end must be after start")
+        raise invalid("query", "end", "must be after start")
     if (end_ms - start_ms) // every_ms > MAX_BUCKETS:
-        raise HTTPException(422, f"more than {MAX_BUCKETS} intervals: widen every")
+        raise invalid("query", "every", f"gives more than {MAX_BUCKETS} intervals: widen it")
     services = request.app.state.services
     async with services.sessions() as session:
         if await session.get(Asset, item) is None:
@@ -244,7 +244,7 @@ async def asset_history(
         try:
             rows = await services.reader.history(binding.device, point, since, until, every_ms, agg)
         except QueryRefused as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise invalid("query", "agg", str(exc)) from None
         except SinkError as exc:
             raise HTTPException(503, f"the telemetry store cannot be read: {exc}") from None
         values.extend(HistoryPoint(ts=ts, value=value) for ts, value in rows)

@@ -31,10 +31,16 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TAG_SEPARATOR = ";"
 
 
+class Unreadable(Exception):
+    """The file as a whole cannot be read as a ledger."""
+
+
 class RowError(BaseModel):
     """What is wrong in one cell (or row, when ``column`` is empty)."""
 
-    row: int = Field(description="As the spreadsheet numbers it: the header is row 1")
+    row: int = Field(
+        description="As the spreadsheet numbers it: the header is row 1; 0 is the whole file"
+    )
     column: str
     message: str
 
@@ -118,13 +124,14 @@ async def import_ledger(
     """
     body = await _body(request)
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind == XLSX:
-        table = _read_xlsx(body)
-    elif kind in ("text/csv", "text/plain", "application/csv"):
-        table = _read_csv(body)
-    else:
+    if kind not in (XLSX, "text/csv", "text/plain", "application/csv"):
         raise HTTPException(415, f"send text/csv or {XLSX}, not {kind or 'nothing'}")
-    report = await _apply(request, table, dry_run=dry_run)
+    try:
+        table = _read_xlsx(body) if kind == XLSX else _read_csv(body)
+        report = await _apply(request, table, dry_run=dry_run)
+    except Unreadable as exc:
+        whole = RowError(row=0, column="", message=str(exc))
+        report = ImportReport(dry_run=dry_run, rows=0, created=0, updated=0, errors=[whole])
     if report.errors:
         return Response(report.model_dump_json(), status_code=422, media_type="application/json")
     return report
@@ -147,11 +154,11 @@ def _read_csv(body: bytes) -> list[list[str]]:
         try:
             text = body.decode("gb18030")  # what Excel on a Chinese Windows saves
         except UnicodeDecodeError:
-            raise HTTPException(422, "the CSV file is neither UTF-8 nor GB 18030") from None
+            raise Unreadable("the CSV file is neither UTF-8 nor GB 18030") from None
     try:
         return [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
     except csv.Error as exc:
-        raise HTTPException(422, f"not a CSV file: {exc}") from None
+        raise Unreadable(f"not a CSV file: {exc}") from None
 
 
 def _read_xlsx(body: bytes) -> list[list[str]]:
@@ -160,7 +167,7 @@ def _read_xlsx(body: bytes) -> list[list[str]]:
     try:
         book = load_workbook(io.BytesIO(body), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a bad file
-        raise HTTPException(422, f"not an XLSX file: {exc.__class__.__name__}") from None
+        raise Unreadable(f"not an XLSX file: {exc.__class__.__name__}") from None
     sheet = book.worksheets[0]
     table = [
         [_text(cell) for cell in row]
@@ -195,7 +202,7 @@ def _cell(value: object) -> object:
 
 async def _apply(request: Request, table: list[list[str]], *, dry_run: bool) -> ImportReport:
     if not table:
-        raise HTTPException(422, "the file is empty: it needs a header row")
+        raise Unreadable("the file is empty: it needs a header row")
     header = [name.strip().lower() for name in table[0]]
     errors = [
         RowError(row=1, column=name, message="unknown column")

@@ -23,6 +23,7 @@ from pydantic import (
     Strict,
     StringConstraints,
     ValidationError,
+    WithJsonSchema,
     create_model,
     field_validator,
     model_validator,
@@ -68,7 +69,20 @@ def _iso_date(value: object) -> object:
     raise ValueError("must be a date as YYYY-MM-DD")
 
 
-Money = Annotated[Decimal, BeforeValidator(_number), Field(ge=0, max_digits=14, decimal_places=2)]
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_number),
+    Field(ge=0, le=Decimal("999999999999.99"), max_digits=14, decimal_places=2),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": 999999999999.99, "multipleOf": 0.01},
+                {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$"},
+            ],
+            "description": 'An amount in whole cents, such as 1234.50 or "1234.50"',
+        }
+    ),
+]
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 Level = Annotated[int, Strict(), Field(ge=-20, le=300)]
 
@@ -232,9 +246,13 @@ def _patch_model(model: type[_Strict]) -> type[_Strict]:
     """The same fields as ``model`` but ``id``, all optional: a partial update."""
     fields: dict[str, Any] = {}
     for name, info in model.model_fields.items():
-        annotation: Any = info.annotation
         if name != "id":
-            fields[name] = (annotation | None, None)
+            # Absent means unchanged. Null is accepted only where the field may be null
+            # (its default is null), so the default here is never validated or stored.
+            annotation: Any = info.annotation
+            if info.metadata:  # the constraints (pattern, bounds) live here, not in annotation
+                annotation = Annotated[(annotation, *info.metadata)]
+            fields[name] = (annotation, Field(default=None, validate_default=False))
     patch: type[_Strict] = create_model(
         f"{model.__name__.removesuffix('In')}Patch", __base__=_Strict, **fields
     )
@@ -426,13 +444,6 @@ def _add_update(router: APIRouter, spec: _Resource) -> None:
         _role: Any = spec.writer,
     ) -> Any:
         values = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
-        refused = [
-            {"loc": ["body", name], "msg": "cannot be null", "type": "null"}
-            for name, value in values.items()
-            if value is None and spec.schema.model_fields[name].default is not None
-        ]
-        if refused:
-            raise HTTPException(422, refused)
         async with request.app.state.services.sessions() as session:
             row = await _find(session, spec, item)
             await _check_parents(session, values, spec.parents)
