@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import aiomqtt
@@ -53,6 +54,8 @@ class LiveState:
     devices: dict[str, LiveDevice] = field(default_factory=dict)
     gateways: dict[tuple[str, str], StatusEnvelope] = field(default_factory=dict)
     rejected: int = 0
+    version: int = 0
+    """Counts the changes that can change a status (not every new value does)."""
 
     def apply(self, topic: Topic, payload: bytes) -> None:
         """Apply one message.
@@ -62,12 +65,18 @@ class LiveState:
         """
         if topic.kind is TopicKind.STATUS:
             status = parse_envelope(StatusEnvelope, payload)
-            self.gateways[(str(topic.site), str(topic.gateway))] = status
+            key = (str(topic.site), str(topic.gateway))
+            before = self.gateways.get(key)
+            if before is None or before.state != status.state:
+                self.version += 1
+            self.gateways[key] = status
             return
         if topic.kind is TopicKind.DATA:
             data = parse_envelope(DataEnvelope, payload)
             device = self._device(topic)
             if device.ts is None or data.ts >= device.ts:
+                if device.ts is None or _bad(device.quality) != _bad(data.quality):
+                    self.version += 1
                 device.ts, device.seq, device.measurement = data.ts, data.seq, data.measurement
                 device.values.update(data.values)
                 device.quality = dict(data.quality)
@@ -75,6 +84,8 @@ class LiveState:
         if topic.kind is TopicKind.STATE:
             state = parse_envelope(StateEnvelope, payload)
             device = self._device(topic)
+            if (device.state, device.error) != (state.state, state.error):
+                self.version += 1
             device.state, device.state_since, device.error = state.state, state.since, state.error
 
     def _device(self, topic: Topic) -> LiveDevice:
@@ -85,6 +96,10 @@ class LiveState:
         else:
             device.site, device.gateway = str(topic.site), str(topic.gateway)
         return device
+
+
+def _bad(quality: Mapping[str, str]) -> set[str]:
+    return {point for point, flag in quality.items() if flag == "bad"}
 
 
 class LiveFeed:

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.config import ApiConfig
+from api.listing import CachedAnswers
 from api.live import LiveFeed, LiveState
 from api.registry.db import make_engine, migrate, prepare_sqlite_dir
 from api.registry.models import Role
@@ -53,6 +54,11 @@ def create_app(services: Services) -> FastAPI:
     return app
 
 
+def with_cached_answers(app: FastAPI) -> CachedAnswers:
+    """``app`` behind the middleware that serves kept asset lists directly."""
+    return CachedAnswers(app)
+
+
 async def serve(server: uvicorn.Server) -> None:
     """Run ``server`` until cancelled, then let it finish open requests and close its socket."""
     task = asyncio.create_task(server.serve())
@@ -85,7 +91,11 @@ class ApiService:
         self.app = create_app(self.services)
         self.server = uvicorn.Server(
             uvicorn.Config(
-                self.app, host=config.host, port=config.port, log_config=None, access_log=False
+                with_cached_answers(self.app),
+                host=config.host,
+                port=config.port,
+                log_config=None,
+                access_log=False,
             )
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -15,8 +16,10 @@ from api.registry.models import ApiToken, Role
 
 PREFIX = "fm_"
 CACHE_SECONDS = 5.0
-"""How long a verified token is trusted without asking the database (a revocation takes
-effect within this delay)."""
+"""How long a verified token is trusted without asking the database."""
+GRACE_SECONDS = 1.0
+"""How long past that a busy API keeps trusting it while it asks again (a revocation takes
+effect within ``CACHE_SECONDS + GRACE_SECONDS``)."""
 
 
 def new_token() -> str:
@@ -53,14 +56,46 @@ class TokenVerifier:
         """Verify against the tokens stored through ``sessions``."""
         self._sessions = sessions
         self._known: dict[str, tuple[Role, float]] = {}
+        self._pending: dict[str, asyncio.Future[Role | None]] = {}
+
+    def known_role(self, token: str) -> Role | None:
+        """The role of ``token`` if it was verified moments ago, else None (ask :meth:`role`).
+
+        Within ``GRACE_SECONDS`` after the verification expires, the role is still given
+        while a new verification runs in the background, so that a busy API does not send
+        every request in flight to the database at once.
+        """
+        wanted = digest(token)
+        cached = self._known.get(wanted)
+        if cached is None:
+            return None
+        overdue = time.monotonic() - cached[1]
+        if overdue < 0:
+            return cached[0]
+        if overdue < GRACE_SECONDS:
+            self._verify(wanted)
+            return cached[0]
+        return None
 
     async def role(self, token: str) -> Role | None:
-        """Return the role of ``token``, or None when it is unknown or revoked."""
+        """Return the role of ``token``, or None when it is unknown or revoked.
+
+        Concurrent requests with the same token share one database lookup.
+        """
         wanted = digest(token)
-        now = time.monotonic()
         cached = self._known.get(wanted)
-        if cached is not None and cached[1] > now:
+        if cached is not None and cached[1] > time.monotonic():
             return cached[0]
+        return await asyncio.shield(self._verify(wanted))
+
+    def _verify(self, wanted: str) -> asyncio.Future[Role | None]:
+        pending = self._pending.get(wanted)
+        if pending is None:
+            pending = self._pending[wanted] = asyncio.ensure_future(self._lookup(wanted))
+            pending.add_done_callback(lambda _: self._pending.pop(wanted, None))
+        return pending
+
+    async def _lookup(self, wanted: str) -> Role | None:
         async with self._sessions() as session:
             stored = await session.scalar(
                 select(ApiToken).where(ApiToken.digest == wanted, ApiToken.revoked_at.is_(None))
@@ -72,5 +107,5 @@ class TokenVerifier:
             return None
         if len(self._known) > 10_000:
             self._known.clear()
-        self._known[wanted] = (stored.role, now + CACHE_SECONDS)
+        self._known[wanted] = (stored.role, time.monotonic() + CACHE_SECONDS)
         return stored.role

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Viewer
+from api.listing import asset_listing, query_key
 from api.live import LiveDevice
 from api.registry.models import (
     Asset,
@@ -292,37 +295,158 @@ async def list_assets(
     sort: Annotated[str, Query(pattern="^-?(" + "|".join(_ASSET_SORTS) + ")$")] = "id",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> AssetPage:
+) -> Response:
     """Assets filtered by status, category, lifecycle, place (site, building, room) and text.
 
     ``q`` searches id, name, serial, vendor and model; ``sort`` takes a field, ``-field``
-    for descending.
+    for descending. Statuses are at most a second old (an asset's file is always current);
+    a change made through the API shows at once.
     """
-    query = _placed_assets()
-    for column, wanted in [
-        (Asset.category, category),
-        (Asset.lifecycle, lifecycle),
-        (Asset.room_id, room),
-        (Building.id, building),
-        (Building.site_id, site),
-    ]:
-        if wanted is not None:
-            query = query.where(column == wanted)
-    if q:
-        pattern = f"%{q.lower()}%"
-        fields = (Asset.id, Asset.name, Asset.serial, Asset.vendor, Asset.model)
-        query = query.where(or_(*(func.lower(f).like(pattern) for f in fields)))
-    summaries = await _summaries(request.app.state.services, query)
-    if status is not None:
-        summaries = [s for s in summaries if s.status is status]
-    key = sort.lstrip("-")
-    summaries.sort(key=lambda s: s.asset.id)
-    if key != "id":
-        summaries.sort(key=lambda s: _sort_key(s, key))
+    listing = asset_listing(request.app)
+    key = query_key(request.scope)
+    services = request.app.state.services
+    generation, snapshot = await listing.current(
+        lambda: _snapshot(services, listing), services.live.version
+    )
+    cached = listing.rendered(key, generation)
+    if cached is not None:
+        return Response(cached, media_type="application/json")
+    wanted = {"category": category, "lifecycle": lifecycle, "room_id": room}
+    text = q.lower() if q else None
+    chosen = [
+        item
+        for item in snapshot
+        if (status is None or item.status is status)
+        and (site is None or item.site_id == site)
+        and (building is None or item.building_id == building)
+        and all(v is None or item.columns[k] == v for k, v in wanted.items())
+        and (text is None or text in item.text)
+    ]
+    field = sort.lstrip("-")
+    if field != "id":  # the snapshot is in id order, and sorting is stable
+        chosen.sort(key=lambda item: item.sort_key(field))
     if sort.startswith("-"):
-        summaries.reverse()
-    page = summaries[offset : offset + limit]
-    return AssetPage(items=page, total=len(summaries), limit=limit, offset=offset)
+        chosen.reverse()
+    page = AssetPage(
+        items=[item.summary() for item in chosen[offset : offset + limit]],
+        total=len(chosen),
+        limit=limit,
+        offset=offset,
+    )
+    body = page.model_dump_json().encode()
+    listing.keep(key, generation, body)
+    return Response(body, media_type="application/json")
+
+
+@dataclass(slots=True)
+class _Listed:
+    """An asset in the list's snapshot: plain values; the answer's model is built per page."""
+
+    columns: dict[str, Any]
+    site_id: str | None
+    building_id: str | None
+    status: Status
+    reason: str
+    text: str
+
+    def sort_key(self, field: str) -> tuple[bool, str]:
+        value = self.status if field == "status" else self.columns[field]
+        return (value is None, str(value) if value is not None else "")
+
+    def summary(self) -> AssetSummary:
+        return AssetSummary(
+            asset=AssetIn.model_validate(self.columns),
+            site_id=self.site_id,
+            building_id=self.building_id,
+            status=self.status,
+            reason=self.reason,
+        )
+
+
+@dataclass
+class _Ledger:
+    """The registry's side of the list: assets with their place, bindings, open work."""
+
+    rows: list[tuple[dict[str, Any], str | None, str | None, str]]
+    devices: dict[str, list[str]]
+    orders: dict[str, list[OpenOrder]]
+    changes: int
+    loaded_at: float
+
+
+LEDGER_RELOAD_S = 60.0
+"""How often the list re-reads an unchanged registry (edits made outside the API)."""
+
+
+async def _ledger(services: Any, listing: Any) -> _Ledger:
+    """The registry rows, read again only after a change through the API or every minute."""
+    kept: _Ledger | None = getattr(listing, "ledger", None)
+    if (
+        kept is not None
+        and kept.changes == listing.changes
+        and time.monotonic() - kept.loaded_at < LEDGER_RELOAD_S
+    ):
+        return kept
+    changes, started = listing.changes, time.monotonic()
+    table = Asset.__table__
+    query = (
+        select(*table.columns, Building.id.label("building"), Building.site_id.label("site"))
+        .select_from(table)
+        .outerjoin(Room, table.c.room_id == Room.id)
+        .outerjoin(Floor, Room.floor_id == Floor.id)
+        .outerjoin(Building, Floor.building_id == Building.id)
+        .order_by(table.c.id)
+    )
+    async with services.sessions() as session:
+        result = await session.execute(query)
+        devices = await _bound_now(session, datetime.now(UTC))
+        orders = await _open_orders(session)
+    rows = []
+    for row in result.mappings():
+        columns = {name: row[name] for name in AssetIn.model_fields}
+        text = " ".join(
+            str(columns[k]).lower() for k in ("id", "name", "serial", "vendor", "model")
+        )
+        rows.append((columns, row["site"], row["building"], text))
+    ledger = _Ledger(rows, devices, orders, changes, started)
+    listing.ledger = ledger
+    return ledger
+
+
+async def _snapshot(services: Any, listing: Any) -> tuple[list[_Listed], float]:
+    """Every asset, in id order, with its status (no model built), and how long that holds.
+
+    Unless something happens, the statuses hold until the first bound device that is
+    reporting would have been silent for ``stale_after_s`` (in seconds from now).
+    """
+    ledger = await _ledger(services, listing)
+    live, now_ms = services.live, int(time.time() * 1000)
+    stale_ms = services.stale_after_s * 1000
+    newest = [
+        device.ts
+        for devices in ledger.devices.values()
+        for name in devices
+        if (device := live.devices.get(name)) is not None
+        and device.ts is not None
+        and now_ms - device.ts <= stale_ms
+    ]
+    holds_s = (min(newest) + stale_ms - now_ms) / 1000 + 0.001 if newest else float("inf")
+    listed = []
+    for index, (values, site, building, text) in enumerate(ledger.rows):
+        if index % 1000 == 999:
+            await asyncio.sleep(0)  # answer other requests meanwhile
+        lifecycle = values["lifecycle"]
+        verdict = derive(
+            getattr(lifecycle, "value", lifecycle),
+            ledger.devices.get(values["id"], []),
+            live.devices,
+            live.gateways,
+            ledger.orders.get(values["id"], []),
+            now_ms,
+            services.stale_after_s,
+        )
+        listed.append(_Listed(values, site, building, verdict.status, verdict.reason, text))
+    return listed, holds_s
 
 
 def _placed_assets() -> Select[Asset, str | None, str | None]:
@@ -365,11 +489,6 @@ async def _summaries(
             )
         )
     return summaries
-
-
-def _sort_key(summary: AssetSummary, key: str) -> tuple[bool, str]:
-    value = summary.status if key == "status" else getattr(summary.asset, key)
-    return (value is None, str(value) if value is not None else "")
 
 
 async def _bound_now(session: AsyncSession, now: datetime) -> dict[str, list[str]]:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 
 from api.auth import Admin, Viewer
+from api.listing import registry_changed
 from api.registry.models import Asset, Room
 from api.routes.registry import AssetIn, columns
 from api.schemas import Problem
@@ -262,6 +263,7 @@ async def _apply(request: Request, table: list[list[str]], *, dry_run: bool) -> 
                 for name, value in values.items():
                     setattr(stored, name, value)
         await session.commit()
+    registry_changed(request.app)
     return report
 
 

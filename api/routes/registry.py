@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Admin, Operator, Viewer
+from api.listing import registry_changed
 from api.registry.models import (
     Asset,
     Base,
@@ -417,7 +418,7 @@ def _add_create(router: APIRouter, spec: _Resource) -> None:
                 raise HTTPException(409, f"{spec.label} {values['id']!r} exists already")
             row = spec.table(**values)
             session.add(row)
-            await _commit(session, f"{spec.label} {values.get('id', '')!r}")
+            await _commit(request, session, f"{spec.label} {values.get('id', '')!r}")
             await session.refresh(row)  # as stored: ids assigned, times in UTC
             return spec.out.model_validate(columns(row))
 
@@ -453,7 +454,7 @@ def _add_update(router: APIRouter, spec: _Resource) -> None:
                 spec.out.model_validate(columns(row))
             except ValidationError as exc:
                 raise HTTPException(422, _errors(exc)) from None
-            await _commit(session, f"{spec.label} {item!r}")
+            await _commit(request, session, f"{spec.label} {item!r}")
             await session.refresh(row)
             return spec.out.model_validate(columns(row))
 
@@ -474,7 +475,7 @@ def _add_delete(router: APIRouter, spec: _Resource) -> None:
         async with request.app.state.services.sessions() as session:
             row = await _find(session, spec, item)
             await session.delete(row)
-            await _commit(session, f"{spec.label} {item!r}", deleting=True)
+            await _commit(request, session, f"{spec.label} {item!r}", deleting=True)
         return Response(status_code=204)
 
     router.add_api_route(
@@ -515,9 +516,12 @@ async def _check_parents(
             )
 
 
-async def _commit(session: AsyncSession, what: str, *, deleting: bool = False) -> None:
+async def _commit(
+    request: Request, session: AsyncSession, what: str, *, deleting: bool = False
+) -> None:
     try:
         await session.commit()
+        registry_changed(request.app)
     except IntegrityError:
         await session.rollback()
         if deleting:

@@ -36,6 +36,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench.sections import write_section  # noqa: E402
 from tests.integration.services import InfluxDBServer, MosquittoServer, free_port  # noqa: E402
 
 FIELDS = 20
@@ -331,22 +332,6 @@ CPU per point stored, from the same runs: InfluxDB {influx_us:.2f} µs (at the c
 """
 
 
-def write_doc(section: str) -> None:
-    doc = ROOT / "docs" / "benchmarks.md"
-    text = (
-        doc.read_text()
-        if doc.exists()
-        else "# Benchmarks\n\nReproducible benchmarks, run by `make bench`.\n"
-    )
-    if "## Collector" in text:
-        text = re.sub(
-            r"## Collector\n.*?(?=\n## |\Z)", section.rstrip() + "\n", text, flags=re.DOTALL
-        )
-    else:
-        text = text.rstrip() + "\n\n" + section
-    doc.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=100_000)
@@ -369,7 +354,7 @@ def main() -> None:
     section = report(results, args.messages)
     print(section)
     if not args.no_doc:
-        write_doc(section)
+        write_section("Collector", section)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable
 from types import TracebackType
@@ -31,7 +32,11 @@ class SimThread:
             return Simulator(self.config, self.clock) if self.clock else Simulator(self.config)
 
         self.simulator = asyncio.run_coroutine_threadsafe(build(), self.loop).result(10)
-        self._task = asyncio.run_coroutine_threadsafe(self.simulator.run(), self.loop)
+
+        async def start() -> asyncio.Task[None]:
+            return asyncio.ensure_future(self.simulator.run())
+
+        self._task = asyncio.run_coroutine_threadsafe(start(), self.loop).result(10)
         for endpoint in self.simulator.endpoints:
             asyncio.run_coroutine_threadsafe(endpoint.ready.wait(), self.loop).result(10)
         return self
@@ -51,10 +56,13 @@ class SimThread:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         async def cancel() -> None:
+            # Wait until the simulator has really stopped (its MQTT client disconnected): a
+            # client left behind on a closed loop fails later, when it is collected.
             self._task.cancel()
-            await asyncio.sleep(0.1)  # let the simulator's tasks finish cancelling
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
-        asyncio.run_coroutine_threadsafe(cancel(), self.loop).result(10)
+        asyncio.run_coroutine_threadsafe(cancel(), self.loop).result(30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
