@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
@@ -17,3 +18,13 @@ def write_section(heading: str, section: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + section
     DOC.write_text(text)
+
+
+def head_commit() -> str:
+    """The short hash of the commit measured."""
+    return subprocess.run(
+        ["git", "-C", str(DOC.parents[1]), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()

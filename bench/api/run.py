@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from api.registry.tokens import new_token  # noqa: E402
-from bench.sections import write_section  # noqa: E402
+from bench.sections import head_commit, write_section  # noqa: E402
 from tests.integration.services import MosquittoServer, free_port  # noqa: E402
 
 ASSETS = 10_000
@@ -202,12 +202,7 @@ def report(
 ) -> str:
     bare, facmon = results["bare"], results["facmon"]
     ratio = facmon["rps"] / bare["rps"]
-    commit = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+    commit = head_commit()
     return f"""## API
 
 The asset list under load, measured in one run of `bench/api/run.py` (`make bench`).

@@ -36,7 +36,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.sections import write_section  # noqa: E402
+from bench.sections import head_commit, write_section  # noqa: E402
 from tests.integration.services import InfluxDBServer, MosquittoServer, free_port  # noqa: E402
 
 FIELDS = 20
@@ -290,12 +290,7 @@ def report(results: dict[str, Any], messages: int) -> str:
         ),
         "?",
     )
-    commit = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+    commit = head_commit()
     return f"""## Collector
 
 MQTT into InfluxDB, measured in one run of `bench/collector/run.py` (`make bench`) on one machine.
