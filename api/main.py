@@ -16,7 +16,7 @@ from api.live import LiveFeed, LiveState
 from api.registry.db import make_engine, migrate, prepare_sqlite_dir
 from api.registry.models import Role
 from api.registry.tokens import TokenVerifier, create_token
-from api.routes import devices, files, health, ledger, registry
+from api.routes import devices, documents, files, health, ledger, registry
 from collector.sinks import TelemetryReader
 from collector.sinks.factory import make_reader
 from facmon import __version__
@@ -49,6 +49,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(devices.router)
     app.include_router(ledger.router)  # before files: /assets/export is not an asset's id
     app.include_router(files.router)
+    app.include_router(documents.router)
     for router in registry.routers:
         app.include_router(router)
     return app

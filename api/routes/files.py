@@ -20,6 +20,7 @@ from api.registry.models import (
     Asset,
     Binding,
     Building,
+    Document,
     Floor,
     Lifecycle,
     Room,
@@ -27,6 +28,7 @@ from api.registry.models import (
     WorkOrder,
     WorkOrderStatus,
 )
+from api.routes.documents import DocumentInfo, described
 from api.routes.registry import AssetIn, RoomIn, SlugId, WorkOrderOut, columns
 from api.schemas import Problem, invalid
 from api.status import OpenOrder, Status, derive
@@ -83,6 +85,7 @@ class AssetFile(BaseModel):
     reason: str
     devices: list[DeviceNow]
     work_orders: list[WorkOrderOut] = Field(description=f"The newest {HISTORY}, newest first")
+    documents: list[DocumentInfo] = Field(description="Attached documents, newest first")
     warranty: Warranty
 
 
@@ -117,6 +120,8 @@ async def asset_file(item: SlugId, request: Request) -> AssetFile:
                 .limit(HISTORY)
             )
         )
+        attached = await session.execute(described().where(Document.asset_id == item))
+        papers = [DocumentInfo.model_validate(row._mapping) for row in attached]
     live = services.live
     verdict = derive(
         asset.lifecycle.value,
@@ -134,6 +139,7 @@ async def asset_file(item: SlugId, request: Request) -> AssetFile:
         reason=verdict.reason,
         devices=[_device_now(b, live.devices.get(b.device)) for b in bindings],
         work_orders=[WorkOrderOut.model_validate(columns(o)) for o in orders],
+        documents=papers,
         warranty=_warranty(asset.warranty_end, now.date()),
     )
 

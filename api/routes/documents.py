@@ -1,0 +1,178 @@
+"""Documents attached to assets: manuals, contracts, inspection reports (any file type)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import Select, select
+
+from api.auth import Operator, Viewer
+from api.registry.models import Asset, Document
+from api.routes.registry import NumberId, SlugId
+from api.schemas import Problem
+
+router = APIRouter(prefix="/api/v1", tags=["documents"])
+
+MAX_BYTES = 20 * 1024 * 1024
+"""Largest document accepted."""
+_MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": Problem},
+    403: {"model": Problem},
+    404: {"model": Problem},
+}
+
+
+class DocumentInfo(BaseModel):
+    """A document's description (its content is at ``/documents/{id}/content``)."""
+
+    id: int
+    asset_id: str
+    name: str
+    content_type: str
+    size: int
+    uploaded_at: datetime
+
+
+@router.post(
+    "/assets/{item}/documents",
+    response_model=DocumentInfo,
+    status_code=201,
+    responses={**_ERRORS, 413: {"model": Problem}},
+    summary="Attach a document to an asset",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+    dependencies=[Operator],
+)
+async def attach(
+    item: SlugId,
+    request: Request,
+    name: Annotated[str, Query(min_length=1, max_length=200, description="The file's name")],
+) -> DocumentInfo:
+    """Store the request's body as a document of the asset, with its Content-Type."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not _MEDIA_TYPE.match(media):
+        media = "application/octet-stream"
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BYTES:
+            raise HTTPException(413, f"a document may have at most {MAX_BYTES} bytes")
+        chunks.append(chunk)
+    async with request.app.state.services.sessions() as session:
+        if await session.get(Asset, item) is None:
+            raise HTTPException(404, f"no asset {item!r}")
+        document = Document(
+            asset_id=item,
+            name=name,
+            content_type=media,
+            size=size,
+            uploaded_at=datetime.now(UTC),
+            content=b"".join(chunks),
+        )
+        session.add(document)
+        await session.commit()
+        await session.refresh(document)
+        return _info(document)
+
+
+@router.get(
+    "/documents",
+    response_model=list[DocumentInfo],
+    responses=_ERRORS,
+    summary="List the documents of an asset",
+    dependencies=[Viewer],
+)
+async def documents(
+    request: Request, asset_id: Annotated[str, Query(pattern=r"^[a-z0-9_-]+$", max_length=64)]
+) -> list[DocumentInfo]:
+    """The asset's documents, newest first (without their content)."""
+    async with request.app.state.services.sessions() as session:
+        rows = await session.execute(described().where(Document.asset_id == asset_id))
+        return [DocumentInfo.model_validate(row._mapping) for row in rows]
+
+
+@router.get(
+    "/documents/{number}",
+    response_model=DocumentInfo,
+    responses=_ERRORS,
+    summary="Describe a document",
+    dependencies=[Viewer],
+)
+async def describe(number: NumberId, request: Request) -> DocumentInfo:
+    """The document's name, type, size and upload time."""
+    async with request.app.state.services.sessions() as session:
+        row = (await session.execute(described().where(Document.id == number))).first()
+    if row is None:
+        raise HTTPException(404, f"no document {number}")
+    return DocumentInfo.model_validate(row._mapping)
+
+
+@router.get(
+    "/documents/{number}/content",
+    responses={**_ERRORS, 200: {"content": {"*/*": {}}}},
+    summary="Download a document",
+    dependencies=[Viewer],
+)
+async def content(number: NumberId, request: Request) -> Response:
+    """The document itself, as uploaded."""
+    async with request.app.state.services.sessions() as session:
+        document = await session.get(Document, number)
+        if document is None:
+            raise HTTPException(404, f"no document {number}")
+        disposition = f"attachment; filename*=UTF-8''{quote(document.name, safe='')}"
+        return Response(
+            document.content,
+            media_type=document.content_type,
+            headers={"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"},
+        )
+
+
+@router.delete(
+    "/documents/{number}",
+    status_code=204,
+    responses=_ERRORS,
+    summary="Delete a document",
+    dependencies=[Operator],
+)
+async def delete(number: NumberId, request: Request) -> Response:
+    """Delete the document."""
+    async with request.app.state.services.sessions() as session:
+        document = await session.get(Document, number)
+        if document is None:
+            raise HTTPException(404, f"no document {number}")
+        await session.delete(document)
+        await session.commit()
+    return Response(status_code=204)
+
+
+def described() -> Select[int, str, str, str, int, datetime]:
+    """Documents without their content, newest first."""
+    return select(
+        Document.id,
+        Document.asset_id,
+        Document.name,
+        Document.content_type,
+        Document.size,
+        Document.uploaded_at,
+    ).order_by(Document.uploaded_at.desc(), Document.id.desc())
+
+
+def _info(document: Document) -> DocumentInfo:
+    return DocumentInfo(
+        id=document.id,
+        asset_id=document.asset_id,
+        name=document.name,
+        content_type=document.content_type,
+        size=document.size,
+        uploaded_at=document.uploaded_at,
+    )
