@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
 from pydantic import BaseModel, Field
 
 
@@ -53,3 +53,14 @@ class Problem(BaseModel):
 def invalid(where: str, field: str, message: str) -> HTTPException:
     """A 422 shaped like FastAPI's own validation errors, for checks a schema cannot state."""
     return HTTPException(422, [{"loc": [where, field], "msg": message, "type": "value_error"}])
+
+
+async def read_body(request: Request, limit: int, what: str) -> bytes:
+    """The request's body, refused with 413 past ``limit`` bytes (without reading it all)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"{what} may have at most {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

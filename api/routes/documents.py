@@ -10,11 +10,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Operator, Viewer
 from api.registry.models import Asset, Document
 from api.routes.registry import NumberId, SlugId
-from api.schemas import Problem
+from api.schemas import Problem, read_body
 
 router = APIRouter(prefix="/api/v1", tags=["documents"])
 
@@ -62,12 +63,7 @@ async def attach(
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if not _MEDIA_TYPE.match(media):
         media = "application/octet-stream"
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BYTES:
-            raise HTTPException(413, f"a document may have at most {MAX_BYTES} bytes")
-        chunks.append(chunk)
+    body = await read_body(request, MAX_BYTES, "a document")
     async with request.app.state.services.sessions() as session:
         if await session.get(Asset, item) is None:
             raise HTTPException(404, f"no asset {item!r}")
@@ -75,9 +71,9 @@ async def attach(
             asset_id=item,
             name=name,
             content_type=media,
-            size=size,
+            size=len(body),
             uploaded_at=datetime.now(UTC),
-            content=b"".join(chunks),
+            content=body,
         )
         session.add(document)
         await session.commit()
@@ -126,9 +122,7 @@ async def describe(number: NumberId, request: Request) -> DocumentInfo:
 async def content(number: NumberId, request: Request) -> Response:
     """The document itself, as uploaded."""
     async with request.app.state.services.sessions() as session:
-        document = await session.get(Document, number)
-        if document is None:
-            raise HTTPException(404, f"no document {number}")
+        document = await _find(session, number)
         disposition = f"attachment; filename*=UTF-8''{quote(document.name, safe='')}"
         return Response(
             document.content,
@@ -147,10 +141,7 @@ async def content(number: NumberId, request: Request) -> Response:
 async def delete(number: NumberId, request: Request) -> Response:
     """Delete the document."""
     async with request.app.state.services.sessions() as session:
-        document = await session.get(Document, number)
-        if document is None:
-            raise HTTPException(404, f"no document {number}")
-        await session.delete(document)
+        await session.delete(await _find(session, number))
         await session.commit()
     return Response(status_code=204)
 
@@ -167,12 +158,14 @@ def described() -> Select[int, str, str, str, int, datetime]:
     ).order_by(Document.uploaded_at.desc(), Document.id.desc())
 
 
+async def _find(session: AsyncSession, number: int) -> Document:
+    document = await session.get(Document, number)
+    if document is None:
+        raise HTTPException(404, f"no document {number}")
+    return document
+
+
 def _info(document: Document) -> DocumentInfo:
-    return DocumentInfo(
-        id=document.id,
-        asset_id=document.asset_id,
-        name=document.name,
-        content_type=document.content_type,
-        size=document.size,
-        uploaded_at=document.uploaded_at,
+    return DocumentInfo.model_validate(
+        {name: getattr(document, name) for name in DocumentInfo.model_fields}
     )

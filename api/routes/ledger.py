@@ -21,7 +21,7 @@ from api.auth import Admin, Viewer
 from api.listing import registry_changed
 from api.registry.models import Asset, Room
 from api.routes.registry import AssetIn, columns
-from api.schemas import Problem
+from api.schemas import Problem, read_body
 
 router = APIRouter(prefix="/api/v1/assets", tags=["assets"])
 
@@ -123,7 +123,7 @@ async def import_ledger(
 
     The header names ``id``, ``name``, ``category`` and any other column of the export.
     """
-    body = await _body(request)
+    body = await read_body(request, MAX_BYTES, "a ledger file")
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in (XLSX, "text/csv", "text/plain", "application/csv"):
         raise HTTPException(415, f"send text/csv or {XLSX}, not {kind or 'nothing'}")
@@ -136,16 +136,6 @@ async def import_ledger(
     if report.errors:
         return Response(report.model_dump_json(), status_code=422, media_type="application/json")
     return report
-
-
-async def _body(request: Request) -> bytes:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BYTES:
-            raise HTTPException(413, f"a ledger file may have at most {MAX_BYTES} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _read_csv(body: bytes) -> list[list[str]]:
