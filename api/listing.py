@@ -32,6 +32,8 @@ class Listing(Generic[T]):
     version: int = -1
     changes: int = 0
     valid_for: float = REFRESH_S
+    ledger: Any = None
+    """What the owner of the listing keeps between snapshots (the registry's rows)."""
     items: list[T] = field(default_factory=list)
     answers: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Viewer
@@ -107,8 +107,7 @@ async def asset_file(item: SlugId, request: Request) -> AssetFile:
         bindings = list(
             await session.scalars(
                 select(Binding)
-                .where(Binding.asset_id == item, Binding.effective_from <= now)
-                .where(or_(Binding.effective_to.is_(None), Binding.effective_to > now))
+                .where(Binding.asset_id == item, *_bound_at(now))
                 .order_by(Binding.effective_from)
             )
         )
@@ -497,12 +496,19 @@ async def _summaries(
     return summaries
 
 
+def _bound_at(now: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """The bindings in effect at ``now``."""
+    return (
+        Binding.effective_from <= now,
+        or_(Binding.effective_to.is_(None), Binding.effective_to > now),
+    )
+
+
 async def _bound_now(session: AsyncSession, now: datetime) -> dict[str, list[str]]:
     """The devices bound to each asset now."""
     rows = await session.execute(
         select(Binding.asset_id, Binding.device)
-        .where(Binding.effective_from <= now)
-        .where(or_(Binding.effective_to.is_(None), Binding.effective_to > now))
+        .where(*_bound_at(now))
         .order_by(Binding.effective_from)
     )
     bound: dict[str, list[str]] = {}
