@@ -567,9 +567,11 @@ def test_sigterm_under_full_load_exits_cleanly(
     )
     with SimThread(sim):
         gateway = FacmonProcess(tmp_path, "gateway", config)
-        for attempt in range(3):
+        for _ in range(3):
+            # 200 more than before this start: the new process is up and busy (counting
+            # from zero, a restart could be signalled before it installed its handlers)
+            enough = len(subscriber.seqs()) + 200
             gateway.start()
-            enough = 200 * (attempt + 1)
             wait_for(
                 lambda enough=enough: len(subscriber.seqs()) > enough or None,
                 30,
