@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import uvicorn
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.config import ApiConfig
@@ -16,12 +17,15 @@ from api.live import LiveFeed, LiveState
 from api.registry.db import make_engine, migrate, prepare_sqlite_dir
 from api.registry.models import Role
 from api.registry.tokens import TokenVerifier, create_token
-from api.routes import devices, documents, files, health, ledger, registry
+from api.routes import devices, documents, files, health, ledger, overview, registry
 from collector.sinks import TelemetryReader
 from collector.sinks.factory import make_reader
 from facmon import __version__
 
 log = logging.getLogger(__name__)
+
+GRACE_S = 10
+"""How long a stopping server waits for open requests to finish."""
 
 
 @dataclass
@@ -35,6 +39,8 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     tokens: TokenVerifier
     stale_after_s: float = 300.0
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the server shuts down: open event streams end."""
 
 
 def create_app(services: Services) -> FastAPI:
@@ -50,6 +56,9 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(ledger.router)  # before files: /assets/export is not an asset's id
     app.include_router(files.router)
     app.include_router(documents.router)
+    app.include_router(overview.router)
+    app.include_router(overview.page)
+    app.mount("/ui", StaticFiles(packages=[("api", "ui")]), name="ui")
     for router in registry.routers:
         app.include_router(router)
     return app
@@ -60,12 +69,17 @@ def with_cached_answers(app: FastAPI) -> CachedAnswers:
     return CachedAnswers(app)
 
 
-async def serve(server: uvicorn.Server) -> None:
-    """Run ``server`` until cancelled, then let it finish open requests and close its socket."""
+async def serve(server: uvicorn.Server, stopping: asyncio.Event) -> None:
+    """Run ``server`` until cancelled, then let it finish open requests and close its socket.
+
+    ``stopping`` is set first, so that requests that would never finish (event streams)
+    end.
+    """
     task = asyncio.create_task(server.serve())
     try:
         await asyncio.shield(task)
     except asyncio.CancelledError:
+        stopping.set()
         server.should_exit = True
         await task
         raise
@@ -97,6 +111,7 @@ class ApiService:
                 port=config.port,
                 log_config=None,
                 access_log=False,
+                timeout_graceful_shutdown=GRACE_S,
             )
         )
 
@@ -110,7 +125,7 @@ class ApiService:
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.services.feed.run())
-                group.create_task(serve(self.server))
+                group.create_task(serve(self.server, self.services.stopping))
         finally:
             await self.services.reader.close()
             await self.services.engine.dispose()

@@ -139,11 +139,13 @@ def _announce(host: str, port: int, broker_url: str, store: str, token_file: Pat
     from rich.console import Console  # noqa: PLC0415 - only the demo prints to a console
 
     base = f"http://{host}:{port}"
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # long URLs stay whole, to copy
     console.print(
         f"[bold green]facmon demo[/] running: site [bold]{SITE}[/], "
         f"{len(DEMO_DEVICES)} simulated devices"
     )
+    token = token_file.read_text().strip()
+    console.print(f"  status page    {base}/#token={token}")
     console.print(f"  API health     {base}/healthz")
     console.print(f"  API docs       {base}/docs")
     console.print(f"  latest values  {base}/api/v1/devices/{DEMO_DEVICES[0]['id']}/latest")

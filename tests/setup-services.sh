@@ -6,6 +6,7 @@
 #   docker-compose, mbpoll, socat
 #   initdb, postgres          -> postgresql (the server programs stay in
 #                                /usr/lib/postgresql/*/bin, off PATH)
+#   chromium, chromedriver    -> chromium, chromium-driver (the status page's tests)
 #
 # The tests start their own Mosquitto/InfluxDB instances on free ports (see
 # tests/integration/services.py), so the system services must NOT be running:
@@ -27,6 +28,8 @@ readonly REQUIREMENTS=(
     mbpoll:mbpoll
     socat:socat
     initdb:postgresql
+    chromium:chromium
+    chromedriver:chromium-driver
 )
 
 # True if $1 is on PATH or in an sbin directory (often not on a user's PATH).

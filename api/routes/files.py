@@ -31,7 +31,7 @@ from api.registry.models import (
 from api.routes.documents import DocumentInfo, described
 from api.routes.registry import AssetIn, RoomIn, SlugId, WorkOrderOut, columns
 from api.schemas import Problem, invalid
-from api.status import OpenOrder, Status, derive
+from api.status import OpenOrder, Status, Verdict, derive
 from collector.sinks import Aggregate, QueryRefused, SinkError
 
 router = APIRouter(prefix="/api/v1", tags=["assets"], dependencies=[Viewer])
@@ -309,10 +309,7 @@ async def list_assets(
     """
     listing = asset_listing(request.app)
     key = query_key(request.scope)
-    services = request.app.state.services
-    generation, snapshot = await listing.current(
-        lambda: _snapshot(services, listing), services.live.version
-    )
+    generation, snapshot = await current_assets(request.app)
     cached = listing.rendered(key, generation)
     if cached is not None:
         return Response(cached, media_type="application/json")
@@ -321,7 +318,7 @@ async def list_assets(
     chosen = [
         item
         for item in snapshot
-        if (status is None or item.status is status)
+        if (status is None or item.verdict.status is status)
         and (site is None or item.site_id == site)
         and (building is None or item.building_id == building)
         and all(v is None or item.columns[k] == v for k, v in wanted.items())
@@ -343,28 +340,36 @@ async def list_assets(
     return Response(body, media_type="application/json")
 
 
+async def current_assets(app: Any) -> tuple[int, list[Listed]]:
+    """The asset list's current snapshot (see :mod:`api.listing`) and its generation."""
+    listing = asset_listing(app)
+    services = app.state.services
+    return await listing.current(lambda: _snapshot(services, listing), services.live.version)
+
+
 @dataclass(slots=True)
-class _Listed:
+class Listed:
     """An asset in the list's snapshot: plain values; the answer's model is built per page."""
 
     columns: dict[str, Any]
     site_id: str | None
     building_id: str | None
-    status: Status
-    reason: str
+    verdict: Verdict
     text: str
 
     def sort_key(self, field: str) -> tuple[bool, str]:
-        value = self.status if field == "status" else self.columns[field]
+        """What ``sort=field`` orders by: values first, then the assets without one."""
+        value = self.verdict.status if field == "status" else self.columns[field]
         return (value is None, str(value) if value is not None else "")
 
     def summary(self) -> AssetSummary:
+        """The asset as a list shows it."""
         return AssetSummary(
             asset=AssetIn.model_validate(self.columns),
             site_id=self.site_id,
             building_id=self.building_id,
-            status=self.status,
-            reason=self.reason,
+            status=self.verdict.status,
+            reason=self.verdict.reason,
         )
 
 
@@ -418,7 +423,7 @@ async def _ledger(services: Any, listing: Any) -> _Ledger:
     return ledger
 
 
-async def _snapshot(services: Any, listing: Any) -> tuple[list[_Listed], float]:
+async def _snapshot(services: Any, listing: Any) -> tuple[list[Listed], float]:
     """Every asset, in id order, with its status (no model built), and how long that holds.
 
     Unless something happens, the statuses hold until the first bound device that is
@@ -450,7 +455,7 @@ async def _snapshot(services: Any, listing: Any) -> tuple[list[_Listed], float]:
             now_ms,
             services.stale_after_s,
         )
-        listed.append(_Listed(values, site, building, verdict.status, verdict.reason, text))
+        listed.append(Listed(values, site, building, verdict, text))
     return listed, holds_s
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api.live import LiveDevice
-from api.status import OpenOrder, Status, derive
+from api.status import OpenOrder, Status, Verdict, derive
 from facmon.contract import StatusEnvelope
 
 NOW = 1_800_000_000_000
@@ -20,7 +20,7 @@ def device(name: str, **state: object) -> LiveDevice:
     ("lifecycle", "devices", "orders", "gateway", "expected", "reason"),
     [
         ("in_service", [device("d1")], [], "online", Status.OK, "1 device reporting"),
-        ("in_service", [device("d1"), device("d2")], [], "online", Status.OK, "2 devices"),
+        ("in_service", [device("d1"), device("d2")], [], "online", Status.OK, "2 device(s)"),
         ("under_maintenance", [device("d1")], [], "online", Status.MAINTENANCE, "marked"),
         (
             "in_service",
@@ -100,3 +100,29 @@ def test_the_first_rule_that_applies_wins(
     )
     assert verdict.status is expected
     assert reason in verdict.reason
+    chinese = verdict.say("zh")
+    assert chinese != verdict.reason
+    assert "{" not in chinese
+    assert "}" not in chinese
+
+
+@pytest.mark.parametrize(
+    ("verdict", "english", "chinese"),
+    [
+        (
+            Verdict(Status.MAINTENANCE, "work_order", (("id", 7), ("title", "{x}"), ("more", 2))),
+            "work order #7 open: {x} (and 2 more)",
+            "工单 #7 未关闭：{x}（另有 2 个）",
+        ),
+        (
+            Verdict(Status.OFFLINE, "silent", (("device", "d1"), ("silent_s", 9000.0))),
+            "no data from d1 for 2.5 h",
+            "d1 已 2.5 小时 无数据",
+        ),
+        (Verdict(Status.FAULT, "degraded", (("device", "d1"),)), "d1 is degraded", "d1 运行异常"),
+    ],
+)
+def test_reasons_are_said_in_english_and_chinese(
+    verdict: Verdict, english: str, chinese: str
+) -> None:
+    assert (verdict.reason, verdict.say("zh")) == (english, chinese)

@@ -11,7 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import yaml
+
+from tests.integration.services import free_port
 
 T = TypeVar("T")
 
@@ -103,3 +106,32 @@ def wait_for(
     raise AssertionError(
         f"timed out after {timeout} s waiting for {what} (last error: {last_error!r})\n{logs}"
     )
+
+
+def start_api(folder: Path, broker_url: str, admin_token: str) -> tuple[FacmonProcess, str]:
+    """Start ``facmon api`` on an empty registry in ``folder``; return it and its base URL.
+
+    ``admin_token`` is its bootstrap (admin) token; telemetry is read from SQLite.
+    """
+    port = free_port()
+    api = FacmonProcess(
+        folder,
+        "api",
+        {
+            "port": port,
+            "broker": {"url": broker_url},
+            "store": {"kind": "sqlite", "path": str(folder / "telemetry.db")},
+            "database": f"sqlite:///{folder / 'registry.db'}",
+            "bootstrap_token": admin_token,
+        },
+    ).start()
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool | None:
+        try:
+            return httpx.get(f"{base}/healthz").status_code == 200 or None
+        except httpx.TransportError:
+            return None
+
+    wait_for(up, 30, "the API", [api])
+    return api, base

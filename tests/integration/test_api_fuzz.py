@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.registry.tokens import new_token
-from tests.integration.processes import FacmonProcess, wait_for
-from tests.integration.services import MosquittoServer, free_port
+from tests.integration.processes import start_api
+from tests.integration.services import MosquittoServer
 
 pytestmark = pytest.mark.integration
 
@@ -23,28 +22,7 @@ TOKEN = new_token()
 @pytest.fixture(scope="module")
 def api_url(tmp_path_factory: pytest.TempPathFactory, mosquitto: MosquittoServer) -> Iterator[str]:
     """A running `facmon api` with an empty registry and an admin token."""
-    folder = tmp_path_factory.mktemp("fuzz")
-    port = free_port()
-    api = FacmonProcess(
-        folder,
-        "api",
-        {
-            "port": port,
-            "broker": {"url": mosquitto.url},
-            "store": {"kind": "sqlite", "path": str(folder / "telemetry.db")},
-            "database": f"sqlite:///{folder / 'registry.db'}",
-            "bootstrap_token": TOKEN,
-        },
-    ).start()
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool | None:
-        try:
-            return httpx.get(f"{base}/healthz").status_code == 200 or None
-        except httpx.TransportError:
-            return None
-
-    wait_for(up, 30, "the API", [api])
+    api, base = start_api(tmp_path_factory.mktemp("fuzz"), mosquitto.url, TOKEN)
     yield base
     assert api.stop() == 0
     assert "Traceback" not in api.log(100_000), api.log(200)
@@ -53,6 +31,9 @@ def api_url(tmp_path_factory: pytest.TempPathFactory, mosquitto: MosquittoServer
 def test_no_request_breaks_the_api(api_url: str) -> None:
     schema = schemathesis.openapi.from_url(f"{api_url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
+    # An event stream never ends, and the checks read whole answers: its parameters are
+    # checked in test_status_page.
+    operations = [op for op in operations if not op.path.endswith("/stream")]
     for operation in operations:
         fuzz(operation)
     print(f"{len(operations)} operations fuzzed")

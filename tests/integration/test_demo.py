@@ -82,6 +82,13 @@ def test_demo_serves_changing_live_values(tmp_path: Path) -> None:
             "th-archive",
         }
         assert (tmp_path / "data" / "telemetry.db").exists()
+        token = (tmp_path / "data" / "api-token").read_text().strip()
+        assert f"status page    {base}/#token={token}" in log.read_text()
+        page = httpx.get(f"{base}/")
+        assert page.status_code == 200
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        overview = httpx.get(f"{base}/api/v1/overview", headers=auth(tmp_path / "data"))
+        assert overview.status_code == 200
     finally:
         stop(process, log)
 

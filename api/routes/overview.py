@@ -1,0 +1,301 @@
+"""The status page at ``/`` and what it shows: sites → rooms → assets, live over SSE."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from importlib import resources
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from api.auth import Viewer
+from api.board import Board, Line
+from api.listing import asset_listing
+from api.registry.models import Building, Floor, Room, Site
+from api.routes.files import current_assets
+from api.schemas import Problem
+from api.status import Language, Status
+
+router = APIRouter(prefix="/api/v1", tags=["status page"], dependencies=[Viewer])
+page = APIRouter(include_in_schema=False)
+
+POLL_S = 1.0
+"""How often a stream looks for a newer snapshot (the list's snapshots are at most 1 s apart)."""
+KEEPALIVE_S = 15.0
+"""Longest silence on a stream: proxies close connections idle for longer."""
+RECHECK_S = 30.0
+"""How often a stream checks that its token has not been revoked."""
+RELAYOUT_S = 300.0
+"""How often the hierarchy is read again for changes made outside the API."""
+MAX_STREAMS = 100
+"""Streams open at once; more are refused with 503."""
+
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+class AssetLine(BaseModel):
+    """An asset as the status page shows it."""
+
+    id: str
+    name: str
+    category: str
+    status: Status
+    reason: str
+
+
+class RoomNode(BaseModel):
+    """A room and its assets."""
+
+    id: str
+    name: str
+    floor: str = Field(description="The name of the room's floor")
+    assets: list[AssetLine]
+
+
+class BuildingNode(BaseModel):
+    """A building and its rooms, by floor level."""
+
+    id: str
+    name: str
+    rooms: list[RoomNode]
+
+
+class SiteNode(BaseModel):
+    """A site and its buildings."""
+
+    id: str
+    name: str
+    buildings: list[BuildingNode]
+
+
+class Overview(BaseModel):
+    """Every site, building, room and asset with its status, in one language."""
+
+    generation: int = Field(description="The snapshot this was made from")
+    language: Language
+    counts: dict[Status, int] = Field(description="Assets by status")
+    sites: list[SiteNode]
+    unplaced: list[AssetLine] = Field(description="Assets not in any room")
+
+
+class StatusChanges(BaseModel):
+    """The assets whose status or reason changed since the previous event of the stream."""
+
+    generation: int
+    counts: dict[Status, int]
+    assets: list[AssetLine]
+
+
+LanguageQuery = Annotated[
+    Language, Query(description="Language of the reasons: en (English) or zh (简体中文)")
+]
+
+
+@page.get("/")
+async def status_page() -> Response:
+    """The status page: static, no data in it; it reads the API with the viewer's token."""
+    html = resources.files("api").joinpath("ui/index.html").read_bytes()
+    return Response(html, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+
+@router.get(
+    "/overview",
+    response_model=Overview,
+    responses={401: {"model": Problem}, 403: {"model": Problem}},
+    summary="Every site, room and asset with its status",
+)
+async def overview(request: Request, lang: LanguageQuery = "en") -> Response:
+    """Sites → buildings → rooms → assets, each asset with its status and the reason.
+
+    What the status page at ``/`` draws; ``/overview/stream`` keeps it current.
+    """
+    board = await _board(request.app)
+    return Response(await _overview_body(request.app, board, lang), media_type="application/json")
+
+
+@router.get(
+    "/overview/stream",
+    responses={
+        200: {
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "description": (
+                "Server-sent events: `overview` (an Overview) first and whenever the layout "
+                "changes, then `status` (StatusChanges) as statuses change; `revoked` when "
+                "the token is revoked, after which the stream ends."
+            ),
+        },
+        401: {"model": Problem},
+        403: {"model": Problem},
+        503: {"model": Problem},
+    },
+    response_class=StreamingResponse,
+    summary="The overview, kept current over server-sent events",
+)
+async def overview_stream(request: Request, lang: LanguageQuery = "en") -> StreamingResponse:
+    """The overview, then each change of status as it happens (within about a second)."""
+    streams: dict[str, int] = request.app.state.__dict__.setdefault("streams", {"open": 0})
+    if streams["open"] >= MAX_STREAMS:
+        raise HTTPException(503, f"{MAX_STREAMS} streams are open already: try again later")
+    token = request.headers["authorization"].partition(" ")[2].strip()
+    return StreamingResponse(
+        _events(request.app, lang, token, streams),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _events(
+    app: Any, language: Language, token: str, streams: dict[str, int]
+) -> AsyncIterator[bytes]:
+    services = app.state.services
+    streams["open"] += 1
+    try:
+        yield b"retry: 3000\n\n"
+        board = await _board(app)
+        layout, generation = board.layout, board.generation
+        yield _event("overview", await _overview_body(app, board, language))
+        spoke = checked = time.monotonic()
+        while not services.stopping.is_set():
+            try:
+                async with asyncio.timeout(POLL_S):
+                    await services.stopping.wait()
+            except TimeoutError:
+                pass
+            board = await _board(app)
+            changed = board.changed_since(generation) if board.layout == layout else None
+            if changed is None:
+                layout, generation = board.layout, board.generation
+                yield _event("overview", await _overview_body(app, board, language))
+                spoke = time.monotonic()
+            elif changed:
+                generation = board.generation
+                changes = StatusChanges(
+                    generation=generation,
+                    counts=board.counts,
+                    assets=[AssetLine(**_line(line, language)) for line in changed],
+                )
+                yield _event("status", changes.model_dump_json().encode())
+                spoke = time.monotonic()
+            elif time.monotonic() - spoke > KEEPALIVE_S:
+                yield b": keepalive\n\n"
+                spoke = time.monotonic()
+            if time.monotonic() - checked > RECHECK_S:
+                checked = time.monotonic()
+                if await services.tokens.role(token) is None:
+                    yield _event("revoked", b'{"detail": "the API token was revoked"}')
+                    return
+    finally:
+        streams["open"] -= 1
+
+
+def _event(name: str, data: bytes) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + data + b"\n\n"
+
+
+async def _board(app: Any) -> Board:
+    """The board, brought up to the newest snapshot of the asset list."""
+    board: Board | None = getattr(app.state, "board", None)
+    if board is None:
+        board = app.state.board = Board()
+        app.state.board_changes = app.state.board_read = -1.0
+    listing = asset_listing(app)
+    generation, items = await current_assets(app)
+    if generation != board.generation:
+        stale = time.monotonic() - app.state.board_read > RELAYOUT_S
+        relayout = listing.changes != app.state.board_changes or stale
+        board.update(
+            generation,
+            (
+                Line(
+                    item.columns["id"],
+                    item.columns["name"],
+                    item.columns["category"],
+                    item.columns["room_id"],
+                    item.verdict,
+                )
+                for item in items
+            ),
+            relayout=relayout,
+        )
+        if relayout:
+            app.state.board_changes, app.state.board_read = listing.changes, time.monotonic()
+    return board
+
+
+async def _overview_body(app: Any, board: Board, language: Language) -> bytes:
+    """The overview of ``board`` in ``language``, made once per snapshot and language."""
+    kept: dict[Language, tuple[tuple[int, int], bytes]]
+    kept = app.state.__dict__.setdefault("overviews", {})
+    key = (board.generation, board.layout)
+    if language in kept and kept[language][0] == key:
+        return kept[language][1]
+    async with app.state.services.sessions() as session:
+        sites = (await session.scalars(select(Site).order_by(Site.id))).all()
+        buildings = (await session.scalars(select(Building).order_by(Building.id))).all()
+        floors = {f.id: f for f in await session.scalars(select(Floor))}
+        rooms = (await session.scalars(select(Room).order_by(Room.id))).all()
+    # Plain dicts and one orjson call: models would take a third of a second for 10,000
+    # assets. The API's schema tests hold this to the Overview model.
+    room_ids = {room.id for room in rooms}
+    in_room: dict[str, list[dict[str, str]]] = {}
+    unplaced = []
+    for line in board.lines.values():
+        shown = _line(line, language)
+        if line.room_id is None or line.room_id not in room_ids:
+            unplaced.append(shown)
+        else:
+            in_room.setdefault(line.room_id, []).append(shown)
+    by_building: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for room in rooms:
+        floor = floors[room.floor_id]
+        node = {
+            "id": room.id,
+            "name": room.name,
+            "floor": floor.name,
+            "assets": in_room.get(room.id, []),
+        }
+        by_building.setdefault(floor.building_id, []).append((floor.level, node))
+    by_site: dict[str, list[dict[str, Any]]] = {}
+    for building in buildings:
+        placed = sorted(by_building.get(building.id, []), key=lambda pair: pair[0])
+        by_site.setdefault(building.site_id, []).append(
+            {"id": building.id, "name": building.name, "rooms": [node for _, node in placed]}
+        )
+    body = orjson.dumps(
+        {
+            "generation": board.generation,
+            "language": language,
+            "counts": {status.value: count for status, count in board.counts.items()},
+            "sites": [
+                {"id": s.id, "name": s.name, "buildings": by_site.get(s.id, [])} for s in sites
+            ],
+            "unplaced": unplaced,
+        }
+    )
+    kept[language] = (key, body)
+    return body
+
+
+def _line(line: Line, language: Language) -> dict[str, str]:
+    """An asset as :class:`AssetLine` has it."""
+    return {
+        "id": line.id,
+        "name": line.name,
+        "category": line.category,
+        "status": line.verdict.status.value,
+        "reason": line.verdict.say(language),
+    }
