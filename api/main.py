@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from dataclasses import dataclass, field
 
@@ -122,6 +123,11 @@ class ApiService:
         if self.config.bootstrap_token is not None:
             token = self.config.bootstrap_token.get_secret_value()
             await create_token(self.services.sessions, "bootstrap", Role.ADMIN, token)
+        # What exists now (modules, the app, the ORM) lives as long as the process: kept out
+        # of the cycle collector, a full collection takes 10 ms instead of 150 ms, during
+        # which no request is answered.
+        gc.collect()
+        gc.freeze()
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.services.feed.run())

@@ -384,6 +384,8 @@ class _Ledger:
     loaded_at: float
 
 
+PART = 500
+"""Rows read at a time from the registry when reading all of them."""
 LEDGER_RELOAD_S = 60.0
 """How often the list re-reads an unchanged registry (edits made outside the API)."""
 
@@ -407,17 +409,21 @@ async def _ledger(services: Any, listing: Any) -> _Ledger:
         .outerjoin(Building, Floor.building_id == Building.id)
         .order_by(table.c.id)
     )
+    rows = []
     async with services.sessions() as session:
-        result = await session.execute(query)
+        # Streamed in parts: 10,000 rows read at once would hold up every request for
+        # a fifth of a second.
+        result = await session.stream(query)
+        async for part in result.mappings().partitions(PART):
+            for row in part:
+                columns = {name: row[name] for name in AssetIn.model_fields}
+                text = " ".join(
+                    str(columns[k]).lower() for k in ("id", "name", "serial", "vendor", "model")
+                )
+                rows.append((columns, row["site"], row["building"], text))
+            await asyncio.sleep(0)
         devices = await _bound_now(session, datetime.now(UTC))
         orders = await _open_orders(session)
-    rows = []
-    for row in result.mappings():
-        columns = {name: row[name] for name in AssetIn.model_fields}
-        text = " ".join(
-            str(columns[k]).lower() for k in ("id", "name", "serial", "vendor", "model")
-        )
-        rows.append((columns, row["site"], row["building"], text))
     ledger = _Ledger(rows, devices, orders, changes, started)
     listing.ledger = ledger
     return ledger
@@ -511,14 +517,15 @@ def _bound_at(now: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
 
 async def _bound_now(session: AsyncSession, now: datetime) -> dict[str, list[str]]:
     """The devices bound to each asset now."""
-    rows = await session.execute(
+    rows = await session.stream(
         select(Binding.asset_id, Binding.device)
         .where(*_bound_at(now))
         .order_by(Binding.effective_from)
     )
     bound: dict[str, list[str]] = {}
-    for asset_id, device in rows:
-        bound.setdefault(asset_id, []).append(device)
+    async for part in rows.partitions(PART):
+        for asset_id, device in part:
+            bound.setdefault(asset_id, []).append(device)
     return bound
 
 
