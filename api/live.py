@@ -45,6 +45,8 @@ class LiveDevice:
     state: str | None = None
     state_since: int | None = None
     error: str | None = None
+    profile: str | None = None
+    report_every_s: float | None = None
 
 
 @dataclass
@@ -87,6 +89,7 @@ class LiveState:
             if (device.state, device.error) != (state.state, state.error):
                 self.version += 1
             device.state, device.state_since, device.error = state.state, state.since, state.error
+            device.profile, device.report_every_s = state.profile, state.report_every_s
 
     def _device(self, topic: Topic) -> LiveDevice:
         name = str(topic.device)

@@ -72,7 +72,9 @@ class MqttIngest:
         data_topic, event_topic, state_topic = self._topics[device]
         if device not in self._seen:
             self._seen.add(device)
-            self.uplink.send(state_topic, StateEnvelope(state="online", since=ts))
+            self.uplink.send(
+                state_topic, StateEnvelope(state="online", since=ts, profile=profile.name)
+            )
         if mapped.values or mapped.quality:
             self.uplink.send(
                 data_topic,

@@ -195,4 +195,14 @@ class DevicePoller:
         else:
             log.warning("device %s is %s: %s", self.device.id, state, error)
         self.state = state
-        self.uplink.send(self.state_topic, StateEnvelope(state=state, since=ts, error=error))
+        every = self.device.interval_s if self._filter is None else self._filter.max_age_s
+        self.uplink.send(
+            self.state_topic,
+            StateEnvelope(
+                state=state,
+                since=ts,
+                error=error,
+                profile=self.plan.profile.name,
+                report_every_s=max(every, self.device.interval_s),
+            ),
+        )

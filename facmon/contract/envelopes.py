@@ -152,6 +152,10 @@ class StateEnvelope(Envelope):
     state: Literal["online", "degraded", "offline"]
     since: EpochMs
     error: Text | None = None
+    profile: Slug | None = None
+    """The device's profile, so that consumers know what its values mean."""
+    report_every_s: Annotated[float, Field(strict=True, gt=0, le=86_400 * 7)] | None = None
+    """The longest the gateway lets pass between two data messages of the device, if known."""
 
 
 class CommandEnvelope(Envelope):

@@ -1,0 +1,1 @@
+"""Detection rules, working calendars, the alert lifecycle and notifications."""
