@@ -42,12 +42,14 @@ clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
 
 .PHONY: bench
-## Benchmarks (about 8 minutes): gateway polling vs thingsboard-gateway and a C floor, collector
-## vs InfluxDB's ceiling and Telegraf's batching, the asset list vs bare Starlette (wrk); each
-## writes its section of docs/benchmarks.md. Needs root the first time (apt, PyPI).
+## Benchmarks (about 10 minutes): gateway polling vs thingsboard-gateway and a C floor, collector
+## vs InfluxDB's ceiling and Telegraf's batching, the asset list vs bare Starlette (wrk), rule
+## evaluation and alert latency; each writes its section of docs/benchmarks.md. Needs root the
+## first time (apt, PyPI).
 bench: $(BIN)/facmon
 	bash tests/setup-services.sh
 	command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk
 	$(BIN)/python bench/gateway/run.py
 	$(BIN)/python bench/collector/run.py
 	$(BIN)/python bench/api/run.py
+	$(BIN)/python bench/alerts/run.py

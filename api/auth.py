@@ -46,3 +46,10 @@ def require(role: Role) -> Any:
 Viewer = require(Role.VIEWER)
 Operator = require(Role.OPERATOR)
 Admin = require(Role.ADMIN)
+
+
+def actor(request: Request) -> str:
+    """The name of the token that made ``request`` (checked by :func:`require` before)."""
+    token = request.headers.get("authorization", "").partition(" ")[2].strip()
+    name: str = request.app.state.services.tokens.name(token)
+    return name or "unknown"

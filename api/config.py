@@ -6,6 +6,7 @@ from pydantic import Field, SecretStr, field_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from api.alerts.config import AlertsConfig
 from collector.config import SinkConfig, SqliteSinkConfig
 from facmon.config import ConfigModel
 from facmon.contract import DEFAULT_PREFIX
@@ -35,6 +36,8 @@ class ApiConfig(ConfigModel):
     bootstrap_token: SecretStr | None = None
     """An admin token to store at start if it is not stored yet (for automated deployments and
     the demo); otherwise create tokens with `facmon api create-token`."""
+    alerts: AlertsConfig = AlertsConfig()
+    """Detection rules, and the teams told about alerts (see docs/alerts.md)."""
 
     @field_validator("database")
     @classmethod

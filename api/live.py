@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import aiomqtt
@@ -18,6 +18,8 @@ from facmon.backoff import Backoff
 from facmon.contract import (
     ContractError,
     DataEnvelope,
+    Envelope,
+    EventEnvelope,
     StateEnvelope,
     StatusEnvelope,
     Topic,
@@ -59,8 +61,8 @@ class LiveState:
     version: int = 0
     """Counts the changes that can change a status (not every new value does)."""
 
-    def apply(self, topic: Topic, payload: bytes) -> None:
-        """Apply one message.
+    def apply(self, topic: Topic, payload: bytes) -> Envelope | None:
+        """Apply one message; return its envelope (None for kinds it does not follow).
 
         Raises:
             ContractError: the payload is not a valid envelope for the topic.
@@ -72,7 +74,9 @@ class LiveState:
             if before is None or before.state != status.state:
                 self.version += 1
             self.gateways[key] = status
-            return
+            return status
+        if topic.kind is TopicKind.EVENT:
+            return parse_envelope(EventEnvelope, payload)
         if topic.kind is TopicKind.DATA:
             data = parse_envelope(DataEnvelope, payload)
             device = self._device(topic)
@@ -82,7 +86,7 @@ class LiveState:
                 device.ts, device.seq, device.measurement = data.ts, data.seq, data.measurement
                 device.values.update(data.values)
                 device.quality = dict(data.quality)
-            return
+            return data
         if topic.kind is TopicKind.STATE:
             state = parse_envelope(StateEnvelope, payload)
             device = self._device(topic)
@@ -90,6 +94,8 @@ class LiveState:
                 self.version += 1
             device.state, device.state_since, device.error = state.state, state.since, state.error
             device.profile, device.report_every_s = state.profile, state.report_every_s
+            return state
+        return None
 
     def _device(self, topic: Topic) -> LiveDevice:
         name = str(topic.device)
@@ -105,6 +111,10 @@ def _bad(quality: Mapping[str, str]) -> set[str]:
     return {point for point, flag in quality.items() if flag == "bad"}
 
 
+OUTGOING = 10_000
+"""Messages kept for publishing while the broker is away."""
+
+
 class LiveFeed:
     """Subscribes to data, state and status topics and applies them to a :class:`LiveState`."""
 
@@ -114,6 +124,11 @@ class LiveFeed:
         self.prefix = prefix
         self.state = state
         self.connected = False
+        self.listeners: list[Callable[[Topic, Envelope], None]] = []
+        """Called with every message applied (the alert engine listens)."""
+        self.outgoing: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(maxsize=OUTGOING)
+        """Messages to publish (QoS 1) on the same connection (the alerts' lifecycle)."""
+        self.dropped = 0
 
     async def run(self) -> None:
         """Follow the broker until cancelled, reconnecting with backoff."""
@@ -121,7 +136,7 @@ class LiveFeed:
         reported = False
         filters = [
             subscription(k, self.prefix)
-            for k in (TopicKind.DATA, TopicKind.STATE, TopicKind.STATUS)
+            for k in (TopicKind.DATA, TopicKind.EVENT, TopicKind.STATE, TopicKind.STATUS)
         ]
         while True:
             try:
@@ -133,8 +148,13 @@ class LiveFeed:
                     self.connected, reported = True, False
                     backoff.reset()
                     log.info("live state following %s", self.broker.url)
-                    async for message in client.messages:
-                        self._apply(str(message.topic), message.payload)
+                    sender = asyncio.create_task(self._send(client))
+                    try:
+                        async for message in client.messages:
+                            self._apply(str(message.topic), message.payload)
+                    finally:
+                        sender.cancel()
+                        await asyncio.gather(sender, return_exceptions=True)
             except aiomqtt.MqttError as exc:
                 self.connected = False
                 if not reported:
@@ -142,11 +162,38 @@ class LiveFeed:
                     reported = True
                 await asyncio.sleep(backoff.next())
 
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Publish ``payload`` on ``topic`` (QoS 1) as soon as the feed is connected.
+
+        While the broker is away the messages wait; beyond ``OUTGOING`` the oldest is dropped.
+        """
+        if self.outgoing.full():
+            self.outgoing.get_nowait()
+            self.dropped += 1
+            log.warning(
+                "outgoing message dropped: the broker has been away long (%d)", self.dropped
+            )
+        self.outgoing.put_nowait((topic, payload))
+
+    async def _send(self, client: aiomqtt.Client) -> None:
+        while True:
+            topic, payload = await self.outgoing.get()
+            try:
+                await client.publish(topic, payload, qos=1)
+            except aiomqtt.MqttError:
+                self.outgoing.put_nowait((topic, payload))  # sent again after reconnecting
+                raise
+
     def _apply(self, topic: str, payload: object) -> None:
         if not isinstance(payload, bytes | bytearray):
             return
         try:
-            self.state.apply(Topic.parse(topic, self.prefix), bytes(payload))
+            parsed = Topic.parse(topic, self.prefix)
+            envelope = self.state.apply(parsed, bytes(payload))
         except ContractError as exc:
             self.state.rejected += 1
             log.debug("ignored %s: %s", topic[:200], exc.reason)
+            return
+        if envelope is not None:
+            for listener in self.listeners:
+                listener(parsed, envelope)

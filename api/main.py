@@ -12,13 +12,14 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from api.alerts.manager import Alerting
 from api.config import ApiConfig
-from api.listing import CachedAnswers
+from api.listing import CachedAnswers, asset_listing
 from api.live import LiveFeed, LiveState
 from api.registry.db import make_engine, migrate, prepare_sqlite_dir
 from api.registry.models import Role
 from api.registry.tokens import TokenVerifier, create_token
-from api.routes import devices, documents, files, health, ledger, overview, registry
+from api.routes import alerts, devices, documents, files, health, ledger, overview, registry
 from collector.sinks import TelemetryReader
 from collector.sinks.factory import make_reader
 from facmon import __version__
@@ -42,6 +43,8 @@ class Services:
     stale_after_s: float = 300.0
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the server shuts down: open event streams end."""
+    alerting: Alerting | None = None
+    """Detection and alerts (None in tests that do not need them)."""
 
 
 def create_app(services: Services) -> FastAPI:
@@ -57,6 +60,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(ledger.router)  # before files: /assets/export is not an asset's id
     app.include_router(files.router)
     app.include_router(documents.router)
+    app.include_router(alerts.router)
     app.include_router(overview.router)
     app.include_router(overview.page)
     app.mount("/ui", StaticFiles(packages=[("api", "ui")]), name="ui")
@@ -105,6 +109,15 @@ class ApiService:
             config.stale_after_s,
         )
         self.app = create_app(self.services)
+        alerting = Alerting(
+            config.alerts,
+            sessions,
+            config.prefix,
+            publish=self.services.feed.publish,
+            registry_changes=lambda: asset_listing(self.app).changes,
+        )
+        self.services.alerting = alerting
+        self.services.feed.listeners.append(alerting.feed)
         self.server = uvicorn.Server(
             uvicorn.Config(
                 with_cached_answers(self.app),
@@ -131,6 +144,8 @@ class ApiService:
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self.services.feed.run())
+                if self.services.alerting is not None:
+                    group.create_task(self.services.alerting.run())
                 group.create_task(serve(self.server, self.services.stopping))
         finally:
             await self.services.reader.close()

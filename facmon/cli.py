@@ -135,10 +135,15 @@ def api(ctx: typer.Context, config: ConfigOption = None) -> None:
     """Serve the asset-status API (with no subcommand)."""
     if ctx.invoked_subcommand is not None:
         return
+    from api.alerts.rules import RulesError  # noqa: PLC0415
     from api.config import ApiConfig  # noqa: PLC0415
     from api.main import ApiService  # noqa: PLC0415
 
-    run_service(ApiService(_load(ApiConfig, config)).run())
+    try:
+        service = ApiService(_load(ApiConfig, config))
+    except RulesError as exc:
+        raise fail(f"alert rules: {exc}") from None
+    run_service(service.run())
 
 
 @api_app.command("create-token")

@@ -617,8 +617,10 @@ class Engine:
             "gateway": seen.get("gateway", ""),
             "profile": seen.get("profile") or "",
         }
-        labels = {k: v for k, v in labels.items() if v is not None}
         profile = self.profiles.get(labels["profile"])
+        if profile is not None:
+            labels["equipment"] = profile.category.value
+        labels = {k: v for k, v in labels.items() if v is not None}
         calendar = self.rules.calendar(labels["site"], labels.get("building"))
         checks: list[_Check] = []
         silence: _Silence | None = None

@@ -58,6 +58,9 @@ class Match(_Strict):
     assets: list[Slug] = Field(default_factory=list)
     categories: list[Slug] = Field(default_factory=list)
     profiles: list[Slug] = Field(default_factory=list)
+    equipment: list[Slug] = Field(default_factory=list)
+    """Kinds of equipment, as the profile says: office, communication, building, energy,
+    environment, vehicle, security."""
     devices: list[Slug] = Field(default_factory=list)
 
     def admits(self, labels: dict[str, str]) -> bool:
@@ -77,6 +80,7 @@ _MATCHED = (
     ("assets", "asset"),
     ("categories", "category"),
     ("profiles", "profile"),
+    ("equipment", "equipment"),
     ("devices", "device"),
 )
 
@@ -339,11 +343,12 @@ class RuleSet(_Strict):
     def for_device(self, labels: dict[str, str]) -> list[Any]:
         """The enabled rules that apply to a device with ``labels``.
 
-        A rule that ``overrides`` another removes it for the devices it matches itself.
+        A rule that ``overrides`` another removes it for the devices it matches itself (a
+        disabled one too: that is how a rule is turned off for some devices).
         """
-        matching = [rule for rule in self.rules if rule.enabled and rule.match.admits(labels)]
+        matching = [rule for rule in self.rules if rule.match.admits(labels)]
         replaced = {rule.overrides for rule in matching if rule.overrides}
-        return [rule for rule in matching if rule.id not in replaced]
+        return [rule for rule in matching if rule.enabled and rule.id not in replaced]
 
     def calendar(self, site: str | None, building: str | None) -> Calendar:
         """The calendar a device in ``site`` and ``building`` keeps."""
@@ -392,11 +397,11 @@ def load_rules(*paths: Path) -> RuleSet:
             RuleSet.model_validate(
                 {
                     "calendars": {"default": {}, **calendars, **data.get("calendars", {})},
+                    "places": data.get("places", {}),
                     "rules": data.get("rules", []),
                     "inhibit": data.get("inhibit", []),
                 }
             )
-            Places.model_validate(data.get("places", {}))
         except ValidationError as exc:
             raise RulesError(f"{path}: {_first_error(exc)}") from None
         calendars.update(data.get("calendars", {}))
@@ -415,4 +420,5 @@ def _first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error["loc"])
     more = exc.error_count() - 1
-    return f"{where}: {error['msg']}" + (f" (and {more} more)" if more else "")
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return (f"{where}: " if where else "") + message + (f" (and {more} more)" if more else "")

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -216,3 +217,101 @@ class ApiToken(Base):
 
 
 Index("ix_bindings_device_from", Binding.device, Binding.effective_from)
+
+
+class AlertState(StrEnum):
+    """Where an alert is in its life."""
+
+    FIRING = "firing"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class Alert(Base):
+    """A rule that held for a subject (a device or a gateway), from firing to resolved."""
+
+    __tablename__ = "alerts"
+    id: Mapped[str] = mapped_column(String(SLUG), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(400), index=True)
+    """Rule, subject and key: one open alert per fingerprint at most."""
+    rule: Mapped[str] = mapped_column(String(SLUG), index=True)
+    kind: Mapped[str] = mapped_column(String(SLUG))
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[AlertState] = mapped_column(_enum(AlertState), index=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    """site, gateway, device, asset, room, building, category, profile, and names."""
+    values: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    summary: Mapped[str] = mapped_column(Text)
+    summary_zh: Mapped[str] = mapped_column(Text)
+    quiet: Mapped[str] = mapped_column(Text, default="")
+    """Why it was not notified (silence, inhibition, maintenance); empty when it was."""
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    acknowledged_by: Mapped[str] = mapped_column(String(NAME), default="")
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolved_by: Mapped[str] = mapped_column(String(NAME), default="")
+    """``auto`` when the condition cleared, else who resolved it."""
+    notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AlertNote(Base):
+    """One thing that happened to an alert: fired, notified, acknowledged, commented, ..."""
+
+    __tablename__ = "alert_notes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    what: Mapped[str] = mapped_column(String(SLUG))
+    by: Mapped[str] = mapped_column(String(NAME), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+
+
+class Silence(Base):
+    """Alerts whose labels include ``matchers`` are not notified from start to end."""
+
+    __tablename__ = "silences"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    matchers: Mapped[dict[str, str]] = mapped_column(JSON)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(NAME), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Delivery(Base):
+    """One notification to one target, retried until it is delivered or given up."""
+
+    __tablename__ = "deliveries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    route: Mapped[str] = mapped_column(String(SLUG))
+    target: Mapped[str] = mapped_column(String(500))
+    """The target with its secrets masked."""
+    target_ref: Mapped[str] = mapped_column(String(200))
+    """Where the target is in the configuration: ``route/targets/0``, ``route/escalate_to/1``."""
+    what: Mapped[str] = mapped_column(String(SLUG))
+    """firing, resolved, reminder or escalation."""
+    alert_ids: Mapped[list[str]] = mapped_column(JSON)
+    title: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    """pending, sent or failed (given up)."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Utilization(Base):
+    """Time an asset was in use on one local day, and the time it was watched."""
+
+    __tablename__ = "utilization"
+    asset_id: Mapped[str] = mapped_column(
+        ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    in_use_s: Mapped[float] = mapped_column(Float, default=0.0)
+    observed_s: Mapped[float] = mapped_column(Float, default=0.0)

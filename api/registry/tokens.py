@@ -56,6 +56,7 @@ class TokenVerifier:
         """Verify against the tokens stored through ``sessions``."""
         self._sessions = sessions
         self._known: dict[str, tuple[Role, float]] = {}
+        self._names: dict[str, str] = {}
         self._pending: dict[str, asyncio.Future[Role | None]] = {}
 
     def known_role(self, token: str) -> Role | None:
@@ -107,5 +108,11 @@ class TokenVerifier:
             return None
         if len(self._known) > 10_000:
             self._known.clear()
+            self._names.clear()
         self._known[wanted] = (stored.role, time.monotonic() + CACHE_SECONDS)
+        self._names[wanted] = stored.name
         return stored.role
+
+    def name(self, token: str) -> str:
+        """The name of a token verified before (who acknowledged, resolved, commented)."""
+        return self._names.get(digest(token), "")

@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Viewer
 from api.listing import asset_listing, query_key
 from api.live import LiveDevice
 from api.registry.models import (
+    Alert,
+    AlertState,
     Asset,
     Binding,
     Building,
@@ -25,6 +27,7 @@ from api.registry.models import (
     Lifecycle,
     Room,
     Site,
+    Utilization,
     WorkOrder,
     WorkOrderStatus,
 )
@@ -76,6 +79,29 @@ class Warranty(BaseModel):
     expired: bool | None
 
 
+class OpenAlert(BaseModel):
+    """An alert not resolved yet."""
+
+    id: str
+    state: str
+    severity: str
+    rule: str
+    summary: str
+    summary_zh: str
+    started_at: datetime
+    device: str | None
+
+
+class Usage(BaseModel):
+    """Time in use over a window of days (the profile's "in use"), up to today."""
+
+    days: int
+    in_use_h: float
+    observed_h: float = Field(description="Time the asset's devices were heard")
+    hours_per_day: float
+    share: float | None = Field(description="in use / observed; null when nothing was observed")
+
+
 class AssetFile(BaseModel):
     """Everything about one asset in one answer."""
 
@@ -84,8 +110,10 @@ class AssetFile(BaseModel):
     status: Status
     reason: str
     devices: list[DeviceNow]
+    open_alerts: list[OpenAlert] = Field(description="Firing or acknowledged, newest first")
     work_orders: list[WorkOrderOut] = Field(description=f"The newest {HISTORY}, newest first")
     documents: list[DocumentInfo] = Field(description="Attached documents, newest first")
+    utilization: list[Usage] = Field(description="The last 7 and the last 30 days")
     warranty: Warranty
 
 
@@ -121,6 +149,9 @@ async def asset_file(item: SlugId, request: Request) -> AssetFile:
         )
         attached = await session.execute(described().where(Document.asset_id == item))
         papers = [DocumentInfo.model_validate(row._mapping) for row in attached]
+        alerts = await open_alerts(session, "asset", item)
+        today = local_today(services)
+        usage = [await _usage(session, item, today, days) for days in (7, 30)]
     live = services.live
     verdict = derive(
         asset.lifecycle.value,
@@ -137,9 +168,59 @@ async def asset_file(item: SlugId, request: Request) -> AssetFile:
         status=verdict.status,
         reason=verdict.reason,
         devices=[_device_now(b, live.devices.get(b.device)) for b in bindings],
+        open_alerts=alerts,
         work_orders=[WorkOrderOut.model_validate(columns(o)) for o in orders],
         documents=papers,
+        utilization=usage,
         warranty=_warranty(asset.warranty_end, now.date()),
+    )
+
+
+async def open_alerts(session: AsyncSession, label: str, value: str) -> list[OpenAlert]:
+    """The open alerts whose ``label`` is ``value`` (asset, room), newest first."""
+    rows = await session.scalars(
+        select(Alert).where(Alert.state != AlertState.RESOLVED).order_by(Alert.started_at.desc())
+    )
+    return [
+        OpenAlert(
+            id=a.id,
+            state=a.state.value,
+            severity=a.severity,
+            rule=a.rule,
+            summary=a.summary,
+            summary_zh=a.summary_zh,
+            started_at=a.started_at,
+            device=a.labels.get("device") or None,
+        )
+        for a in rows
+        if a.labels.get(label) == value
+    ]
+
+
+def local_today(services: Any) -> date:
+    """Today in the default working calendar's timezone: utilization is kept by local day."""
+    alerting = getattr(services, "alerting", None)
+    zone = alerting.rules.calendars["default"].zone if alerting is not None else UTC
+    return datetime.now(zone).date()
+
+
+async def _usage(session: AsyncSession, asset: str, today: date, days: int) -> Usage:
+    in_use, observed = (
+        await session.execute(
+            select(func.sum(Utilization.in_use_s), func.sum(Utilization.observed_s)).where(
+                Utilization.asset_id == asset,
+                Utilization.day > today - timedelta(days=days),
+                Utilization.day <= today,
+            )
+        )
+    ).one()
+    in_use, observed = in_use or 0.0, observed or 0.0
+    return Usage(
+        days=days,
+        in_use_h=round(in_use / 3600, 2),
+        observed_h=round(observed / 3600, 2),
+        hours_per_day=round(in_use / 3600 / days, 2),
+        share=round(in_use / observed, 4) if observed else None,
     )
 
 
@@ -560,6 +641,7 @@ class RoomFile(BaseModel):
     environment: list[Reading] = Field(
         description="Live values of the room's environment assets (temperature, humidity, ...)"
     )
+    open_alerts: list[OpenAlert] = Field(description="Firing or acknowledged, newest first")
     work_orders: list[WorkOrderOut] = Field(
         description=f"Open work orders on the room's assets, newest first (at most {HISTORY})"
     )
@@ -589,6 +671,7 @@ async def room_file(item: SlugId, request: Request) -> RoomFile:
             )
         )
         bound = await _bound_now(session, datetime.now(UTC))
+        alerts = await open_alerts(session, "room", item)
     assets = await _summaries(services, _placed_assets().where(Asset.room_id == item))
     assets.sort(key=lambda a: a.asset.id)
     counts = dict.fromkeys(Status, 0)
@@ -612,6 +695,7 @@ async def room_file(item: SlugId, request: Request) -> RoomFile:
         status_counts=counts,
         assets=assets,
         environment=environment,
+        open_alerts=alerts,
         work_orders=[WorkOrderOut.model_validate(columns(o)) for o in orders],
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from importlib import resources
 from typing import Annotated, Any
 
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from api.auth import Viewer
 from api.board import Board, Line
 from api.listing import asset_listing
-from api.registry.models import Building, Floor, Room, Site
+from api.registry.models import Alert, AlertState, Building, Floor, Room, Site
 from api.routes.files import current_assets
 from api.schemas import Problem
 from api.status import Language, Status
@@ -134,8 +135,9 @@ async def overview(request: Request, lang: LanguageQuery = "en") -> Response:
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
             "description": (
                 "Server-sent events: `overview` (an Overview) first and whenever the layout "
-                "changes, then `status` (StatusChanges) as statuses change; `revoked` when "
-                "the token is revoked, after which the stream ends."
+                "changes, then `status` (StatusChanges) as statuses change; `alerts` (the "
+                "open alerts, a list of AlertLine) first and whenever an alert changes; "
+                "`revoked` when the token is revoked, after which the stream ends."
             ),
         },
         401: {"model": Problem},
@@ -168,6 +170,10 @@ async def _events(
         board = await _board(app)
         layout, generation = board.layout, board.generation
         yield _event("overview", await _overview_body(app, board, language))
+        told = -1
+        if services.alerting is not None:
+            told = services.alerting.seq
+            yield _event("alerts", await _alerts_body(services, language))
         spoke = checked = time.monotonic()
         while not services.stopping.is_set():
             try:
@@ -193,6 +199,10 @@ async def _events(
             elif time.monotonic() - spoke > KEEPALIVE_S:
                 yield b": keepalive\n\n"
                 spoke = time.monotonic()
+            if services.alerting is not None and services.alerting.seq != told:
+                told = services.alerting.seq
+                yield _event("alerts", await _alerts_body(services, language))
+                spoke = time.monotonic()
             if time.monotonic() - checked > RECHECK_S:
                 checked = time.monotonic()
                 if await services.tokens.role(token) is None:
@@ -200,6 +210,39 @@ async def _events(
                     return
     finally:
         streams["open"] -= 1
+
+
+class AlertLine(BaseModel):
+    """An open alert as the status page shows it."""
+
+    id: str
+    severity: str
+    state: str
+    summary: str = Field(description="In the language asked for")
+    asset: str | None
+    room: str | None
+    started_at: datetime
+
+
+async def _alerts_body(services: Any, language: Language) -> bytes:
+    """The open alerts, most severe first, then newest."""
+    async with services.sessions() as session:
+        rows = await session.scalars(select(Alert).where(Alert.state != AlertState.RESOLVED))
+        lines = [
+            AlertLine(
+                id=a.id,
+                severity=a.severity,
+                state=a.state.value,
+                summary=a.summary_zh if language == "zh" else a.summary,
+                asset=a.labels.get("asset"),
+                room=a.labels.get("room"),
+                started_at=a.started_at,
+            )
+            for a in rows
+        ]
+    rank = {"critical": 0, "warning": 1, "info": 2}
+    lines.sort(key=lambda a: (rank.get(a.severity, 3), -a.started_at.timestamp()))
+    return orjson.dumps([line.model_dump(mode="json") for line in lines])
 
 
 def _event(name: str, data: bytes) -> bytes:

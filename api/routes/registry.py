@@ -88,7 +88,7 @@ IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 Level = Annotated[int, Strict(), Field(ge=-20, le=300)]
 
 
-class _Strict(BaseModel):
+class StrictInput(BaseModel):
     """Input that refuses what lax coercion would take.
 
     ``false`` or ``"2"`` for a number, a timestamp for a date, unknown keys.
@@ -97,7 +97,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class SiteIn(_Strict):
+class SiteIn(StrictInput):
     """A site to create."""
 
     id: Slug
@@ -113,7 +113,7 @@ class SiteIn(_Strict):
         return value
 
 
-class BuildingIn(_Strict):
+class BuildingIn(StrictInput):
     """A building to create."""
 
     id: Slug
@@ -121,7 +121,7 @@ class BuildingIn(_Strict):
     name: Name
 
 
-class FloorIn(_Strict):
+class FloorIn(StrictInput):
     """A floor to create."""
 
     id: Slug
@@ -130,7 +130,7 @@ class FloorIn(_Strict):
     level: Level = 0
 
 
-class RoomIn(_Strict):
+class RoomIn(StrictInput):
     """A room to create."""
 
     id: Slug
@@ -139,7 +139,7 @@ class RoomIn(_Strict):
     kind: Slug = "office"
 
 
-class AssetIn(_Strict):
+class AssetIn(StrictInput):
     """An asset to create."""
 
     id: Slug
@@ -172,7 +172,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class BindingIn(_Strict):
+class BindingIn(StrictInput):
     """A device bound to an asset from ``effective_from`` (until ``effective_to``, if set)."""
 
     asset_id: Slug
@@ -194,7 +194,7 @@ class BindingOut(BindingIn):
     id: int
 
 
-class WorkOrderIn(_Strict):
+class WorkOrderIn(StrictInput):
     """A maintenance job on an asset."""
 
     asset_id: Slug
@@ -243,7 +243,7 @@ class Page(BaseModel, Generic[Out]):
     offset: int
 
 
-def _patch_model(model: type[_Strict]) -> type[_Strict]:
+def _patch_model(model: type[StrictInput]) -> type[StrictInput]:
     """The same fields as ``model`` but ``id``, all optional: a partial update."""
     fields: dict[str, Any] = {}
     for name, info in model.model_fields.items():
@@ -254,8 +254,8 @@ def _patch_model(model: type[_Strict]) -> type[_Strict]:
             if info.metadata:  # the constraints (pattern, bounds) live here, not in annotation
                 annotation = Annotated[(annotation, *info.metadata)]
             fields[name] = (annotation, Field(default=None, validate_default=False))
-    patch: type[_Strict] = create_model(
-        f"{model.__name__.removesuffix('In')}Patch", __base__=_Strict, **fields
+    patch: type[StrictInput] = create_model(
+        f"{model.__name__.removesuffix('In')}Patch", __base__=StrictInput, **fields
     )
     patch.__doc__ = f"Fields to change; absent ones stay as they are ({model.__name__})."
     return patch
@@ -267,7 +267,7 @@ class _Resource:
 
     path: str
     table: Any
-    schema: type[_Strict]
+    schema: type[StrictInput]
     out: type[BaseModel]
     parents: dict[str, tuple[type[Base], str]]
     filters: tuple[str, ...]
@@ -294,7 +294,7 @@ NumberId = Annotated[int, PathParam(ge=1, le=2**31 - 1, description="Id")]
 def resource(
     path: str,
     table: type[Base],
-    schema: type[_Strict],
+    schema: type[StrictInput],
     *,
     parents: dict[str, tuple[type[Base], str]],
     filters: tuple[str, ...] = (),

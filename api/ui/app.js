@@ -7,7 +7,7 @@ const TEXTS = {
   en: {
     title: "Facility status",
     attention: "Needs attention",
-    allClear: "All clear: nothing is faulty or offline.",
+    allClear: "All clear: no open alert, nothing faulty or offline.",
     problemsOnly: "Only problems",
     signIn: "Sign in",
     signOut: "Sign out",
@@ -28,11 +28,13 @@ const TEXTS = {
       ok: "OK", fault: "Fault", offline: "Offline", idle: "Idle",
       maintenance: "Maintenance", unknown: "Unknown",
     },
+    severity: { critical: "Critical", warning: "Warning", info: "Info" },
+    acknowledged: "acknowledged",
   },
   zh: {
     title: "设施状态",
     attention: "需要关注",
-    allClear: "一切正常：没有故障或离线的设备。",
+    allClear: "一切正常：没有未处理的告警，没有故障或离线的设备。",
     problemsOnly: "只看异常",
     signIn: "登录",
     signOut: "退出",
@@ -53,6 +55,8 @@ const TEXTS = {
       ok: "正常", fault: "故障", offline: "离线", idle: "闲置",
       maintenance: "维修中", unknown: "未知",
     },
+    severity: { critical: "严重", warning: "警告", info: "提示" },
+    acknowledged: "已确认",
   },
 };
 
@@ -67,6 +71,7 @@ const state = {
   token: null,
   language: "en",
   overview: null,
+  alerts: [], // open alerts, most severe first
   assets: new Map(), // id -> asset line
   places: new Map(), // id -> {site, building, room} (objects of the overview) or null
   rooms: new Map(), // room id -> room of the overview
@@ -211,6 +216,7 @@ function handle(block) {
   const payload = JSON.parse(data.join("\n"));
   if (name === "overview") showOverview(payload);
   else if (name === "status") showChanges(payload);
+  else if (name === "alerts") showAlerts(payload);
   else if (name === "revoked") signOut(payload.detail);
 }
 
@@ -267,6 +273,11 @@ function showChanges(changes) {
   setConnection("live", new Date().toLocaleTimeString(state.language === "zh" ? "zh-CN" : "en"));
 }
 
+function showAlerts(alerts) {
+  state.alerts = alerts;
+  if (state.overview) renderAttention();
+}
+
 function bySeverity(a, b) {
   return ORDER.indexOf(a.status) - ORDER.indexOf(b.status) || a.name.localeCompare(b.name);
 }
@@ -319,8 +330,25 @@ function renderAttention() {
       );
     }),
   );
-  $("all-clear").hidden = problems.length > 0;
-  $("attention").dataset.problems = String(problems.length);
+  const t = texts();
+  $("alert-list").replaceChildren(
+    ...state.alerts.map((alert) => {
+      const asset = alert.asset ? state.assets.get(alert.asset) : null;
+      const place = alert.asset ? state.places.get(alert.asset) : null;
+      const acknowledged = alert.state === "acknowledged" ? ` · ${t.acknowledged}` : "";
+      return element(
+        "li",
+        { class: "alert", "data-alert": alert.id, "data-severity": alert.severity },
+        element("span", { class: `badge ${alert.severity}`, text: t.severity[alert.severity] || alert.severity }),
+        element("span", { class: "name", text: asset ? asset.name : alert.summary }),
+        place ? element("span", { class: "place", text: placeText(place) }) : null,
+        element("span", { class: "reason", text: alert.summary + acknowledged }),
+      );
+    }),
+  );
+  const count = problems.length + state.alerts.length;
+  $("all-clear").hidden = count > 0;
+  $("attention").dataset.problems = String(count);
 }
 
 function assetItem(asset) {

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from api.alerts.config import DEFAULT_RULES
 from api.alerts.engine import Engine, Signal
-from api.alerts.rules import RuleSet
+from api.alerts.rules import RulesError, RuleSet, load_rules
 from devices.library import resolve_profile
 
 PROFILES = {
@@ -272,3 +274,33 @@ def test_bad_rules_are_refused_with_the_reason(rule: dict[str, Any], message: st
     with pytest.raises(ValueError, match=None) as caught:
         RuleSet.model_validate({"rules": [rule]})
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("rules: [{id: x, kind: threshold, point: t}]", "rules.0.threshold: give exactly one"),
+        ("rules: {id: x}", "rules: expected a list"),
+        ("alerts: []", "alerts: unknown section"),
+        ("rules: [{id: x, kind: fault}, {id: x, kind: fault}]", "rule id 'x' is used twice"),
+        ("places: {sites: {hq: nightly}}", "no calendar named 'nightly'"),
+        ("calendars: {default: {timezone: Mars/Olympus}}", "unknown timezone"),
+        ("rules: [{id: x, kind: fault", "not YAML"),
+        ("- just a list", "expected a mapping"),
+    ],
+)
+def test_rules_files_are_refused_naming_file_and_field(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "site-rules.yaml"
+    path.write_text(text)
+    with pytest.raises(RulesError) as caught:
+        load_rules(DEFAULT_RULES, path)
+    assert str(caught.value).startswith(str(path))
+    assert message in str(caught.value)
+
+
+def test_the_shipped_rules_load_and_a_missing_file_is_named(tmp_path: Path) -> None:
+    assert len(load_rules(DEFAULT_RULES).rules) >= 12
+    with pytest.raises(RulesError, match="missing.yaml: cannot be read"):
+        load_rules(DEFAULT_RULES, tmp_path / "missing.yaml")

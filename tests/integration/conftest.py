@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.integration.processes import FacmonProcess
+from tests.integration.receivers import Received, receivers
 from tests.integration.services import InfluxDBServer, MosquittoServer, PostgresServer
 
 
@@ -76,3 +77,9 @@ def _no_process_outlives_its_test() -> Iterator[None]:
     yield
     while len(FacmonProcess.started) > before:
         FacmonProcess.started.pop().kill()
+
+
+@pytest.fixture(scope="module")
+def received() -> Iterator[tuple[Received, int, int]]:
+    """A webhook and robot receiver, and an SMTP server, on loopback (see receivers.py)."""
+    yield from receivers()

@@ -108,12 +108,15 @@ def wait_for(
     )
 
 
-def start_api(folder: Path, broker_url: str, admin_token: str) -> tuple[FacmonProcess, str]:
-    """Start ``facmon api`` on an empty registry in ``folder``; return it and its base URL.
+def start_api(
+    folder: Path, broker_url: str, admin_token: str, port: int = 0, **extra: Any
+) -> tuple[FacmonProcess, str]:
+    """Start ``facmon api`` on the registry in ``folder``; return it and its base URL.
 
-    ``admin_token`` is its bootstrap (admin) token; telemetry is read from SQLite.
+    ``admin_token`` is its bootstrap (admin) token; telemetry is read from SQLite; ``extra``
+    is more configuration (``alerts=...``).
     """
-    port = free_port()
+    port = port or free_port()
     api = FacmonProcess(
         folder,
         "api",
@@ -123,6 +126,7 @@ def start_api(folder: Path, broker_url: str, admin_token: str) -> tuple[FacmonPr
             "store": {"kind": "sqlite", "path": str(folder / "telemetry.db")},
             "database": f"sqlite:///{folder / 'registry.db'}",
             "bootstrap_token": admin_token,
+            **extra,
         },
     ).start()
     base = f"http://127.0.0.1:{port}"

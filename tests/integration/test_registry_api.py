@@ -184,7 +184,12 @@ async def test_every_endpoint_lets_in_exactly_the_roles_it_should(
     assert checked == len(routes) * 4
 
 
-WRITERS = {"work_orders": Role.OPERATOR, "documents": Role.OPERATOR}
+WRITERS = {
+    "work_orders": Role.OPERATOR,
+    "documents": Role.OPERATOR,
+    "alerts": Role.OPERATOR,
+    "silences": Role.OPERATOR,
+}
 """Who may change what, where it is not admin only."""
 
 

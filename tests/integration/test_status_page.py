@@ -31,7 +31,7 @@ from api.main import Services, create_app, serve
 from api.registry.models import ApiToken
 from api.registry.tokens import new_token
 from api.routes import overview
-from facmon.contract import Topic, TopicKind
+from facmon.contract import DEFAULT_PREFIX, Topic, TopicKind
 from tests.integration.apps import registry_services
 from tests.integration.processes import start_api
 from tests.integration.services import MosquittoServer, free_port
@@ -59,16 +59,16 @@ ESTATE = [
 ]
 
 
-def reading(device: str) -> tuple[str, bytes]:
+def reading(device: str, prefix: str = DEFAULT_PREFIX) -> tuple[str, bytes]:
     """A data message of ``device`` (site hq, gateway gw-1) stamped now."""
-    topic = Topic(TopicKind.DATA, "hq", "gw-1", device)
+    topic = Topic(TopicKind.DATA, "hq", "gw-1", device, prefix)
     data = {"ts": int(time.time() * 1000), "seq": 1, "measurement": "m", "values": {"v": 1}}
     return str(topic), orjson.dumps(data)
 
 
-def not_answering(device: str) -> tuple[str, bytes]:
+def not_answering(device: str, prefix: str = DEFAULT_PREFIX) -> tuple[str, bytes]:
     """A state message: the gateway says ``device`` does not answer."""
-    topic = Topic(TopicKind.STATE, "hq", "gw-1", device)
+    topic = Topic(TopicKind.STATE, "hq", "gw-1", device, prefix)
     state = {"state": "offline", "since": int(time.time() * 1000), "error": "timeout"}
     return str(topic), orjson.dumps(state)
 
@@ -264,6 +264,7 @@ async def test_streams_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 # ---- the page, in Debian's chromium, against a running `facmon api` ---------------------
 
 ADMIN = new_token()
+PREFIX = "facmon-page"
 
 
 @dataclass
@@ -278,7 +279,9 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, mosquitto: MosquittoServer) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("page")
-    api, base = start_api(folder, mosquitto.url, ADMIN)
+    # A prefix of its own: what other tests left retained on the broker (gateways gone
+    # offline) would be alerts here.
+    api, base = start_api(folder, mosquitto.url, ADMIN, prefix=PREFIX)
     admin = {"Authorization": f"Bearer {ADMIN}"}
     for path, body in ESTATE:
         response = httpx.post(f"{base}/api/v1/{path}", json=body, headers=admin)
@@ -377,17 +380,29 @@ def test_the_page_shows_the_estate_live_in_english_and_chinese(site: Site) -> No
         assert text(driver, '[data-asset="ac-1"] .name') == "<b>AC</b> 1"
         assert not driver.find_elements(By.CSS_SELECTOR, ".name b")
         assert asset_status(driver, "ups-a") == "unknown"
-        assert text(driver, "#all-clear") == "All clear: nothing is faulty or offline."
+        assert text(driver, "#all-clear") == (
+            "All clear: no open alert, nothing faulty or offline."
+        )
 
-        publish(site.broker, reading("ups-1"), reading("ac-1"), reading("m-1"))
+        publish(
+            site.broker,
+            *(reading(device, PREFIX) for device in ("ups-1", "ac-1", "m-1")),
+        )
         until(driver, "ups-a ok", lambda: asset_status(driver, "ups-a") == "ok")
-        publish(site.broker, not_answering("ups-1"))
+        publish(site.broker, not_answering("ups-1", PREFIX))
         until(driver, "ups-a offline", lambda: asset_status(driver, "ups-a") == "offline")
         attention = text(driver, "#attention-list")
         assert "UPS A" in attention
         assert "总部 / 1号楼 / Server room 机房" in attention
         assert "ups-1 is not answering: timeout" in attention
         assert text(driver, '[data-count="offline"] strong') == "1"
+        # The default rules raise a communication-loss alert; the page lists it at once.
+        until(
+            driver,
+            "the alert",
+            lambda: "ups-1 is not answering: timeout" in text(driver, "#alert-list"),
+        )
+        assert text(driver, "#alert-list .badge") == "Warning"
         assert text(driver, '[data-count="ok"] strong') == "2"
 
         screenshot(driver, "status-page-en.png")
