@@ -123,9 +123,13 @@ class Calendar(BaseModel):
 
     def working_seconds(self, start_ms: int, end_ms: int) -> float:
         """Working time between two instants, in seconds."""
+        since, until, working = self._known
+        if since <= start_ms and end_ms <= until:  # the usual case: within one stretch
+            return (end_ms - start_ms) / 1000 if working else 0.0
         total, at = 0.0, start_ms
         while at < end_ms:
-            _, until, working = self._interval(at)
+            self._known = stretch = self._interval(at)
+            _, until, working = stretch
             step_end = min(until, end_ms)
             if working:
                 total += (step_end - at) / 1000

@@ -12,6 +12,7 @@ or a gateway). What to do with a signal (an alert, a notification) is
 
 from __future__ import annotations
 
+import operator
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -175,7 +176,7 @@ class _Flags(_Check):
     than a check per flag.
     """
 
-    __slots__ = ("firing", "for_ms", "pending", "tests")
+    __slots__ = ("conditions", "firing", "flags", "for_ms", "pending", "tests")
 
     def __init__(
         self,
@@ -187,11 +188,19 @@ class _Flags(_Check):
         super().__init__(rule, labels, calendar)
         self.tests = tests
         """(key, point, severity, test of the point's value) per fault."""
+        self.flags = tuple(point for _, point, _, test in tests if test is _truthy)
+        self.conditions = tuple(
+            (point, test.compare, test.level)  # type: ignore[attr-defined]
+            for _, point, _, test in tests
+            if test is not _truthy
+        )
         self.for_ms = int(rule.for_s * 1000)
         self.pending: dict[str, int] = {}
         self.firing: set[str] = set()
 
     def reading(self, ts: int, values: Values) -> Found:
+        if not self.firing and not self.pending and not self._any_set(values):
+            return ()  # the usual case: nothing set, nothing to clear, decided in one pass
         active = self.working is None or self.working(ts)
         found: Found = ()
         for key, point, severity, test in self.tests:
@@ -220,6 +229,21 @@ class _Flags(_Check):
         if not self.pending:
             return ()
         return self.reading(now, values)
+
+    def _any_set(self, values: Values) -> bool:
+        """Whether a flag may be set or a fault value hold (the exact test follows)."""
+        get = values.get
+        if any(map(get, self.flags)):  # one pass in C over the usually-False flags
+            return True
+        for point, compare, level in self.conditions:
+            value = get(point)
+            if value is not None:
+                try:
+                    if compare(value, level):
+                        return True
+                except TypeError:  # a value of another kind: not this fault
+                    pass
+        return False
 
     def _signal(
         self, key: str, severity: str, firing: bool, ts: int, point: str, value: Value
@@ -651,7 +675,13 @@ class Engine:
 def _checks(
     rule: Any, labels: dict[str, str], calendar: Calendar, profile: Profile | None
 ) -> list[_Check]:
-    """The checks ``rule`` makes for one device."""
+    """The checks ``rule`` makes for one device.
+
+    A rule on points the device's profile does not have makes none: it could never hold,
+    and judging it at every reading would cost time for nothing.
+    """
+    if profile is not None and not _has_points(profile, _points_of(rule)):
+        return []
     if isinstance(rule, Threshold):
         point, level = rule.point, rule.above if rule.above is not None else rule.below
         assert level is not None
@@ -702,6 +732,23 @@ def _checks(
     raise TypeError(f"no checks for {type(rule).__name__}")  # pragma: no cover
 
 
+def _points_of(rule: Any) -> tuple[str, ...]:
+    """The points a rule reads without which it cannot hold."""
+    if isinstance(rule, Threshold | Speeding | Movement | DoorHeldOpen):
+        return (rule.point,)
+    if isinstance(rule, LongIdling):
+        return (rule.ignition, rule.speed)
+    if isinstance(rule, Geofence):
+        return (rule.latitude, rule.longitude)
+    return ()
+
+
+def _has_points(profile: Profile, points: tuple[str, ...]) -> bool:
+    names = {p.name for p in profile.points}
+    names.update(flag.name for p in profile.points for flag in p.flags.values())
+    return all(point in names for point in points)
+
+
 def _fault_checks(
     rule: Faults, labels: dict[str, str], calendar: Calendar, profile: Profile | None
 ) -> list[_Check]:
@@ -739,6 +786,7 @@ def _test(condition: Condition) -> Callable[[Value], bool]:
         except TypeError:  # a value of another kind: not this fault
             return False
 
+    test.compare, test.level = compare, level  # type: ignore[attr-defined]
     return test
 
 
@@ -747,12 +795,12 @@ def _truthy(value: Value | None) -> bool:
 
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
 }
 
 

@@ -161,6 +161,7 @@ class Alerting:
         }
         self.groups: dict[tuple[str, str], _Group] = {}
         self.outbox: asyncio.Queue[int] = asyncio.Queue()
+        self.http: httpx.AsyncClient | None = None
         self.places: dict[str, dict[str, str]] = {}
         self.maintenance: dict[str, str] = {}
         self.silences: list[Silence] = []
@@ -467,17 +468,18 @@ class Alerting:
                     AlertNote(alert_id=row.id, at=now, what=f"notified-{what}", text=route.name)
                 )
             await session.flush()
-            delivery_ids = [d.id for d in made]
+            message = Message(title, text, what, language, [_alert_data(row) for row in found])
+            first = [(d.id, self.targets.get(d.target_ref)) for d in made]
         for alert in alerts:
             if what in ("firing", "reminder"):
                 alert.notified_at = now
-        for delivery_id in delivery_ids:
-            self.outbox.put_nowait(delivery_id)
+        for delivery_id, chosen in first:  # sent at once, from what is at hand
+            self._soon(self._attempt(delivery_id, (chosen, message)))
 
     async def _deliveries(self) -> None:
-        """Send deliveries as they are made, and retry the failed ones when due."""
-        timeout = httpx.Timeout(10.0, connect=5.0)
-        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as http:
+        """Retry the failed deliveries when due, and those left pending before a restart."""
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as http:
+            self.http = http
             async with self.sessions() as session:  # left pending before a restart
                 due = await session.scalars(select(Delivery.id).where(Delivery.status == "pending"))
                 for delivery_id in due:
@@ -489,7 +491,7 @@ class Alerting:
                 except TimeoutError:
                     await self._due_retries()
                     continue
-                self._soon(self._attempt(delivery_id, http))
+                self._soon(self._attempt(delivery_id))
 
     async def _due_retries(self) -> None:
         now = datetime.now(UTC)
@@ -504,49 +506,64 @@ class Alerting:
             for delivery_id in due:
                 self.outbox.put_nowait(delivery_id)
 
-    async def _attempt(self, delivery_id: int, http: httpx.AsyncClient) -> None:
-        async with self.sessions() as session:
-            delivery = await session.get(Delivery, delivery_id)
-            if delivery is None or delivery.status != "pending":
+    async def _attempt(
+        self, delivery_id: int, prepared: tuple[Target | None, Message] | None = None
+    ) -> None:
+        """Send a delivery and record how it went.
+
+        ``prepared`` (the target and message, when just made) spares reading it back; a
+        retry reads it from the database and claims it first, so that it goes once.
+        """
+        if prepared is None:
+            prepared = await self._claim(delivery_id)
+            if prepared is None:
                 return
-            # Claimed for a while, so that the retry scan does not send it twice meanwhile.
-            delivery.next_attempt_at = datetime.now(UTC) + timedelta(minutes=5)
-            await session.commit()
-            alerts = [
-                _alert_data(row)
-                for row in await session.scalars(
-                    select(Alert).where(Alert.id.in_(delivery.alert_ids))
-                )
-            ]
-            target = self.targets.get(delivery.target_ref)
-            message = Message(delivery.title, delivery.text, delivery.what, "", alerts)
-            error = ""
-            if target is None:
-                error = f"{delivery.target_ref} is no longer configured"
-            else:
-                try:
-                    await deliver(target, message, http, self.config.smtp)
-                except DeliveryError as exc:
-                    error = exc.reason
-            now = datetime.now(UTC)
+        target, message = prepared
+        error = ""
+        if target is None:
+            error = "the target is no longer configured"
+        elif self.http is None:
+            error = "not running yet"
+        else:
+            try:
+                await deliver(target, message, self.http, self.config.smtp)
+            except DeliveryError as exc:
+                error = exc.reason
+        now = datetime.now(UTC)
+        async with self.sessions() as session, session.begin():
+            delivery = await session.get(Delivery, delivery_id)
+            if delivery is None:
+                return
             delivery.attempts += 1
             if not error:
                 delivery.status, delivery.sent_at, delivery.next_attempt_at = "sent", now, None
+                return
+            delivery.last_error = error[:2000]
+            if target is None or delivery.attempts >= MAX_ATTEMPTS:
+                delivery.status, delivery.next_attempt_at = "failed", None
             else:
-                delivery.last_error = error[:2000]
-                if target is None or delivery.attempts >= MAX_ATTEMPTS:
-                    delivery.status, delivery.next_attempt_at = "failed", None
-                else:
-                    wait = min(5.0 * 2 ** (delivery.attempts - 1), 600.0)
-                    delivery.next_attempt_at = now + timedelta(seconds=wait)
-                log.warning(
-                    "delivery #%d to %s failed (attempt %d): %s",
-                    delivery.id,
-                    delivery.target,
-                    delivery.attempts,
-                    error,
-                )
-            await session.commit()
+                wait = min(5.0 * 2 ** (delivery.attempts - 1), 600.0)
+                delivery.next_attempt_at = now + timedelta(seconds=wait)
+            log.warning(
+                "delivery #%d to %s failed (attempt %d): %s",
+                delivery.id,
+                delivery.target,
+                delivery.attempts,
+                error,
+            )
+
+    async def _claim(self, delivery_id: int) -> tuple[Target | None, Message] | None:
+        """A pending delivery, claimed for a while so that the retry scan leaves it alone."""
+        async with self.sessions() as session, session.begin():
+            delivery = await session.get(Delivery, delivery_id)
+            if delivery is None or delivery.status != "pending":
+                return None
+            delivery.next_attempt_at = datetime.now(UTC) + timedelta(minutes=5)
+            rows = await session.scalars(select(Alert).where(Alert.id.in_(delivery.alert_ids)))
+            message = Message(
+                delivery.title, delivery.text, delivery.what, "", [_alert_data(r) for r in rows]
+            )
+            return self.targets.get(delivery.target_ref), message
 
     # -- changes by people ---------------------------------------------------------------
 
