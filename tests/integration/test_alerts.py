@@ -60,9 +60,10 @@ ESTATE = [
     ("assets", {"id": "th-a", "name": "温湿度 A", "category": "environment", "room_id": "r1"}),
     ("assets", {"id": "ups-a", "name": "UPS A", "category": "ups", "room_id": "r1"}),
     ("assets", {"id": "door-a", "name": "机房门", "category": "door", "room_id": "r1"}),
+    ("assets", {"id": "th-b", "name": "温湿度 B", "category": "environment", "room_id": "r1"}),
     *(
         ("bindings", {"asset_id": a, "device": d, "effective_from": "2020-01-01T00:00:00Z"})
-        for a, d in (("th-a", "th-1"), ("ups-a", "ups-1"), ("door-a", "door-1"))
+        for a, d in (("th-a", "th-1"), ("ups-a", "ups-1"), ("door-a", "door-1"), ("th-b", "th-2"))
     ),
 ]
 
@@ -127,6 +128,16 @@ def api(
                         f"feishu+{hook}/feishu/TOKEN?secret=S2",
                     ],
                 },
+                {
+                    "name": "oncall",
+                    "match": {"rules": ["hot"]},
+                    "language": "en",
+                    "group_interval_s": 0,
+                    "renotify_s": 2,
+                    "escalate_after_s": 4,
+                    "targets": [f"{hook}/esc"],
+                    "escalate_to": [f"{hook}/boss"],
+                },
             ],
         },
     }
@@ -136,7 +147,13 @@ def api(
     for path, body in ESTATE:
         made.post(f"/api/v1/{path}", body, 201)
     yield made
-    for device in (None, "th-1", "ups-1", "door-1"):  # retained: other tests share the broker
+    for device in (
+        None,
+        "th-1",
+        "th-2",
+        "ups-1",
+        "door-1",
+    ):  # retained: other tests share the broker
         kind = TopicKind.STATUS if device is None else TopicKind.STATE
         topic = str(Topic(kind, "hq", "gw-1", device, PREFIX))
         subprocess.run(
@@ -342,6 +359,51 @@ def test_silences_maintenance_and_inhibition_keep_alerts_quiet(
     told = [a["rule"] for h in got.hooks()[before:] for a in h["alerts"]]
     assert told == ["comm"]  # the gateway only: nothing silenced, maintained or inhibited
     publish(mosquitto, TopicKind.STATUS, None, {"state": "online", "ts": now_ms()}, retain=True)
+
+
+def test_unacknowledged_alerts_are_reminded_and_escalated_and_streamed(
+    api: Api, mosquitto: MosquittoServer, received: tuple[Received, int, int]
+) -> None:
+    got = received[0]
+
+    def about(prefix: str, alert_id: str) -> list[str]:
+        return [b["what"] for _, b in got.at(prefix) if alert_id in [a["id"] for a in b["alerts"]]]
+
+    with httpx.stream(
+        "GET", f"{api.base}/api/v1/alerts/stream", headers=HEADERS, timeout=30
+    ) as stream:
+        lines = stream.iter_lines()
+        assert next(lines).startswith("retry:")
+        assert next(lines) == ""
+        assert next(lines) == "event: open"
+        state(mosquitto, "th-2", "th-sensor")
+        for n in range(4):
+            data(mosquitto, "th-2", {"temperature": 28.5}, seq=100 + n)
+            time.sleep(0.5)
+        (alert,) = wait_for(lambda: alerts(api, "device=th-2") or None, 20, "th-2's alert")
+        events = []
+        for line in lines:
+            if line.startswith("data:") and alert["id"] in line:
+                events.append(orjson.loads(line[5:]))
+                break
+        assert events[0]["state"] == "firing"
+        # Not acknowledged: reminded every 2 s, escalated after 4 s, once.
+        wait_for(lambda: about("/boss", alert["id"]) or None, 20, "the escalation")
+        assert about("/boss", alert["id"]) == ["escalation"]
+        told = about("/esc", alert["id"])
+        assert told[0] == "firing"
+        assert "reminder" in told
+        api.post(f"/api/v1/alerts/{alert['id']}/acknowledge", {"comment": "on my way"})
+        for line in lines:
+            if line.startswith("data:") and alert["id"] in line:
+                assert orjson.loads(line[5:])["state"] == "acknowledged"
+                break
+    reminded = len(about("/esc", alert["id"]))
+    time.sleep(4)  # acknowledged: no more reminders
+    assert len(about("/esc", alert["id"])) == reminded
+    assert about("/boss", alert["id"]) == ["escalation"]
+    data(mosquitto, "th-2", {"temperature": 20.0}, seq=110)
+    wait_for(lambda: "resolved" in about("/esc", alert["id"]) or None, 20, "the resolution")
 
 
 def test_people_acknowledge_comment_resolve_and_a_restart_keeps_open_alerts(

@@ -357,13 +357,33 @@ def screenshot(driver: webdriver.Chrome, name: str) -> None:
         driver.save_screenshot(str(Path(folder) / name))
 
 
+# Read in one script, so that a part of the page redrawn meanwhile cannot go stale.
+_TEXT = """
+const found = document.querySelector(arguments[0]);
+if (!found) throw new Error('nothing matches ' + arguments[0]);
+return found.checkVisibility() ? found.innerText.trim() : '';
+"""
+
+
 def text(driver: webdriver.Chrome, css: str) -> str:
-    return str(driver.find_element(By.CSS_SELECTOR, css).text)
+    return str(driver.execute_script(_TEXT, css))
+
+
+def shown_rooms(driver: webdriver.Chrome) -> list[str]:
+    """The names of the room cards on screen, in order."""
+    found = driver.execute_script(
+        "return [...document.querySelectorAll('.room h4')]"
+        ".filter(h => h.checkVisibility()).map(h => h.innerText.trim())"
+    )
+    return [str(name) for name in found]
 
 
 def asset_status(driver: webdriver.Chrome, asset: str) -> str:
-    found = driver.find_elements(By.CSS_SELECTOR, f'.room [data-asset="{asset}"]')
-    return found[0].get_attribute("data-status") if found else ""
+    found = driver.execute_script(
+        "return document.querySelector(arguments[0])?.dataset.status ?? ''",
+        f'.room [data-asset="{asset}"]',
+    )
+    return str(found)
 
 
 def test_the_page_shows_the_estate_live_in_english_and_chinese(site: Site) -> None:
@@ -372,8 +392,7 @@ def test_the_page_shows_the_estate_live_in_english_and_chinese(site: Site) -> No
         until(driver, "the live board", lambda: text(driver, "#connection").startswith("Live"))
         assert "token" not in driver.current_url  # taken out of the address bar
         assert text(driver, "h1") == "Facility status"
-        rooms = driver.find_elements(By.CSS_SELECTOR, ".room h4")
-        assert [r.text for r in rooms] == ["Power room", "Server room 机房", "Empty room"]
+        assert shown_rooms(driver) == ["Power room", "Server room 机房", "Empty room"]
         assert text(driver, ".unplaced h2") == "Not in a room"
         assert text(driver, '.unplaced [data-asset="spare"]').startswith("Unknown\nSpare UPS")
         # A name is shown as text, never as markup.
@@ -407,10 +426,7 @@ def test_the_page_shows_the_estate_live_in_english_and_chinese(site: Site) -> No
 
         screenshot(driver, "status-page-en.png")
         driver.find_element(By.ID, "problems").click()
-        shown = [
-            r.text for r in driver.find_elements(By.CSS_SELECTOR, ".room h4") if r.is_displayed()
-        ]
-        assert shown == ["Server room 机房"]
+        assert shown_rooms(driver) == ["Server room 机房"]
 
         driver.find_element(By.ID, "language").click()
         until(
@@ -452,6 +468,9 @@ def test_the_page_speaks_the_browsers_language_and_fits_a_phone(site: Site) -> N
             assert box[1] <= width, control
             assert box[2] >= 40, f"{control} is too small to tap: {box[2]} px"
         screenshot(driver, "status-page-phone-zh.png")
-        cards = driver.find_elements(By.CSS_SELECTOR, ".room")
-        assert all(card.size["width"] <= width for card in cards)
-        assert len({card.location["x"] for card in cards}) == 1  # one column
+        cards = driver.execute_script(
+            "return [...document.querySelectorAll('.room')].map(c => {"
+            " const b = c.getBoundingClientRect(); return [b.left, b.width]; })"
+        )
+        assert all(width_ <= width for _, width_ in cards)
+        assert len({left for left, _ in cards}) == 1  # one column
