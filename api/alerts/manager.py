@@ -168,13 +168,20 @@ class Alerting:
         self.seq = 0
         self.recent: deque[tuple[int, str]] = deque(maxlen=RECENT)
         self.changed = asyncio.Condition()
-        self.handled = 0
-        self.failures = 0
 
     # -- input ---------------------------------------------------------------------------
 
     def feed(self, topic: Topic, envelope: Envelope) -> None:
         """Judge one message from the broker (called for every message the API follows)."""
+        try:
+            found = self._judge(topic, envelope)
+        except Exception:  # a rule that breaks must not stop the live feed
+            log.exception("alert rules failed on a message on %s", topic)
+            return
+        for signal in found:
+            self.signals.put_nowait(signal)
+
+    def _judge(self, topic: Topic, envelope: Envelope) -> list[Signal]:
         site, gateway, device = str(topic.site), str(topic.gateway), str(topic.device)
         engine = self.engine
         if isinstance(envelope, DataEnvelope):
@@ -199,9 +206,8 @@ class Alerting:
                 site, gateway, int(time.time() * 1000), envelope.state == "online"
             )
         else:
-            return
-        for signal in found:
-            self.signals.put_nowait(signal)
+            return []
+        return found
 
     # -- running -------------------------------------------------------------------------
 
@@ -239,13 +245,17 @@ class Alerting:
             try:
                 await self._handle(signal)
             except Exception:  # one bad signal must not stop detection
-                self.failures += 1
                 log.exception("alert %s not handled", signal.fingerprint)
 
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(TICK_S)
-            for signal in self.engine.tick(int(time.time() * 1000)):
+            try:
+                found = self.engine.tick(int(time.time() * 1000))
+            except Exception:  # a rule that breaks must not stop the others
+                log.exception("alert rules failed to judge the passing of time")
+                continue
+            for signal in found:
                 self.signals.put_nowait(signal)
 
     async def _housekeeping(self) -> None:
@@ -263,13 +273,11 @@ class Alerting:
                     usage_at = now
                     await self.flush_usage()
             except Exception:
-                self.failures += 1
                 log.exception("alert housekeeping failed; trying again")
 
     # -- signals to alerts ---------------------------------------------------------------
 
     async def _handle(self, signal: Signal) -> None:
-        self.handled += 1
         fingerprint = signal.fingerprint
         now = datetime.fromtimestamp(signal.ts / 1000, UTC)
         if signal.firing:

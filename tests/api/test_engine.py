@@ -9,10 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from api.alerts.config import DEFAULT_RULES
+from api.alerts.config import DEFAULT_RULES, AlertsConfig
 from api.alerts.engine import Engine, Signal
+from api.alerts.manager import Alerting
 from api.alerts.rules import RulesError, RuleSet, load_rules
 from devices.library import resolve_profile
+from facmon.contract import DataEnvelope, Topic, TopicKind
 
 PROFILES = {
     name: resolve_profile(name)
@@ -304,3 +306,16 @@ def test_the_shipped_rules_load_and_a_missing_file_is_named(tmp_path: Path) -> N
     assert len(load_rules(DEFAULT_RULES).rules) >= 12
     with pytest.raises(RulesError, match="missing.yaml: cannot be read"):
         load_rules(DEFAULT_RULES, tmp_path / "missing.yaml")
+
+
+def test_a_rule_that_breaks_does_not_stop_the_live_feed(caplog: pytest.LogCaptureFixture) -> None:
+    alerting = Alerting(AlertsConfig(), None, "facmon")  # type: ignore[arg-type]
+
+    def broken(*_: Any) -> list[Signal]:
+        raise RuntimeError("a bug in a rule")
+
+    alerting.engine.data = broken  # type: ignore[method-assign]
+    reading = DataEnvelope(ts=1, seq=1, measurement="m", values={"v": 1})
+    alerting.feed(Topic(TopicKind.DATA, "hq", "gw-1", "d1"), reading)  # no exception
+    assert "alert rules failed on a message" in caplog.text
+    assert alerting.signals.empty()
