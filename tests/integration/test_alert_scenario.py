@@ -23,7 +23,7 @@ import yaml
 from api.registry.tokens import new_token
 from tests.integration.processes import FacmonProcess, start_api, wait_for
 from tests.integration.receivers import Received
-from tests.integration.services import MosquittoServer, free_port
+from tests.integration.services import InfluxDBServer, MosquittoServer, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -182,7 +182,11 @@ def night_offset() -> float:
 
 @pytest.fixture
 def scenario(
-    tmp_path: Path, mosquitto: MosquittoServer, received: tuple[Received, int, int]
+    tmp_path: Path,
+    mosquitto: MosquittoServer,
+    received: tuple[Received, int, int],
+    influxdb: InfluxDBServer,
+    influx_db: str,
 ) -> Iterator[dict[str, Any]]:
     got, http_port, smtp_port = received
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump(RULES, allow_unicode=True))
@@ -256,12 +260,32 @@ def scenario(
             ],
         },
     )
+    collector = FacmonProcess(  # stores the alerts' lifecycle: Grafana's annotations
+        tmp_path,
+        "collector",
+        {
+            "id": "c-scenario",
+            "prefix": PREFIX,
+            "broker": {"url": mosquitto.url, "client_id": f"c-{influx_db}"},
+            "sink": {"kind": "influxdb", "url": influxdb.url, "database": influx_db},
+            "batch_max_delay_s": 0.1,
+        },
+    )
+    collector.start()
     gateway.start()
     sim.start()
     try:
-        yield {"base": base, "got": got, "api": api, "gateway": gateway, "sim": sim}
+        yield {
+            "base": base,
+            "got": got,
+            "api": api,
+            "gateway": gateway,
+            "sim": sim,
+            "influxdb": influxdb,
+            "db": influx_db,
+        }
     finally:
-        for process in (sim, gateway):
+        for process in (sim, gateway, collector):
             process.kill()
         assert api.stop() == 0
         assert "Traceback" not in api.log(100_000), api.log(200)
@@ -320,6 +344,18 @@ def test_every_rule_kind_from_the_simulator_to_the_teams(scenario: dict[str, Any
     assert heads == Counter(
         {"[严重]": len(critical), "[已恢复]": sum(a["state"] == "resolved" for a in critical)}
     ), subjects
+
+    # Every change of every alert reached InfluxDB through the collector (annotations).
+    def stored() -> list[Any] | None:
+        result = scenario["influxdb"].query(
+            'SELECT count("summary") FROM "facmon_alerts" GROUP BY "state"', db=scenario["db"]
+        )
+        series = result["results"][0].get("series") or []
+        counts = {s["tags"]["state"]: s["values"][0][1] for s in series}
+        resolved = sum(a["state"] == "resolved" for a in found)
+        return series if counts == {"firing": len(found), "resolved": resolved} else None
+
+    wait_for(stored, 20, "the alerts in InfluxDB", procs)
 
     # The gateway dies: its will says so; its devices fall silent, and that is inhibited.
     scenario["gateway"].stop(signal.SIGKILL)
