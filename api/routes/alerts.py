@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 from sqlalchemy import Select, func, select
 
+from api import streams
 from api.alerts.manager import Alerting
 from api.auth import Operator, Viewer, actor
 from api.listing import registry_changed
@@ -39,9 +40,6 @@ router = APIRouter(prefix="/api/v1", tags=["alerts"], dependencies=[Viewer])
 
 AlertId = Annotated[str, Path(pattern=r"^[a-z0-9_-]+$", max_length=64)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]+$", max_length=64)]
-MAX_STREAMS = 100
-"""Alert streams open at once; more are refused with 503."""
-KEEPALIVE_S = 15.0
 SCANNED = 10_000
 """Alerts looked through at most for a label filter (newest first)."""
 
@@ -266,21 +264,15 @@ async def list_alerts(
 async def alert_stream(request: Request) -> StreamingResponse:
     """The open alerts, then every change of any alert."""
     alerting = _alerting(request)
-    streams: dict[str, int] = request.app.state.__dict__.setdefault("alert_streams", {"open": 0})
-    if streams["open"] >= MAX_STREAMS:
-        raise HTTPException(503, f"{MAX_STREAMS} streams are open already: try again later")
-    return StreamingResponse(
-        _alert_events(request.app, alerting, streams),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    opened = streams.counter(request.app, "alerts")
+    return streams.response(_alert_events(request.app, alerting, opened))
 
 
 async def _alert_events(
-    app: Any, alerting: Alerting, streams: dict[str, int]
+    app: Any, alerting: Alerting, opened: dict[str, int]
 ) -> AsyncIterator[bytes]:
     services = app.state.services
-    streams["open"] += 1
+    opened["open"] += 1
     try:
         seen = alerting.seq
         async with services.sessions() as session:
@@ -291,7 +283,7 @@ async def _alert_events(
             )
             snapshot = [_out(a).model_dump(mode="json") for a in rows]
         yield b"retry: 3000\n\n"
-        yield _event("open", orjson.dumps(snapshot))
+        yield streams.event("open", orjson.dumps(snapshot))
         spoke = time.monotonic()
         while not services.stopping.is_set():
             try:
@@ -307,17 +299,13 @@ async def _alert_events(
                 async with services.sessions() as session:
                     found = await session.scalars(select(Alert).where(Alert.id.in_(set(fresh))))
                     for alert in found:
-                        yield _event("alert", _out(alert).model_dump_json().encode())
+                        yield streams.event("alert", _out(alert).model_dump_json().encode())
                 spoke = time.monotonic()
-            elif time.monotonic() - spoke > KEEPALIVE_S:
+            elif time.monotonic() - spoke > streams.KEEPALIVE_S:
                 yield b": keepalive\n\n"
                 spoke = time.monotonic()
     finally:
-        streams["open"] -= 1
-
-
-def _event(name: str, data: bytes) -> bytes:
-    return b"event: " + name.encode() + b"\ndata: " + data + b"\n\n"
+        opened["open"] -= 1
 
 
 @router.get(

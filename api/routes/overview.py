@@ -10,11 +10,12 @@ from importlib import resources
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from api import streams
 from api.auth import Viewer
 from api.board import Board, Line
 from api.listing import asset_listing
@@ -28,14 +29,10 @@ page = APIRouter(include_in_schema=False)
 
 POLL_S = 1.0
 """How often a stream looks for a newer snapshot (the list's snapshots are at most 1 s apart)."""
-KEEPALIVE_S = 15.0
-"""Longest silence on a stream: proxies close connections idle for longer."""
 RECHECK_S = 30.0
 """How often a stream checks that its token has not been revoked."""
 RELAYOUT_S = 300.0
 """How often the hierarchy is read again for changes made outside the API."""
-MAX_STREAMS = 100
-"""Streams open at once; more are refused with 503."""
 
 PAGE_HEADERS = {
     "Content-Security-Policy": (
@@ -149,31 +146,25 @@ async def overview(request: Request, lang: LanguageQuery = "en") -> Response:
 )
 async def overview_stream(request: Request, lang: LanguageQuery = "en") -> StreamingResponse:
     """The overview, then each change of status as it happens (within about a second)."""
-    streams: dict[str, int] = request.app.state.__dict__.setdefault("streams", {"open": 0})
-    if streams["open"] >= MAX_STREAMS:
-        raise HTTPException(503, f"{MAX_STREAMS} streams are open already: try again later")
+    opened = streams.counter(request.app, "overview")
     token = request.headers["authorization"].partition(" ")[2].strip()
-    return StreamingResponse(
-        _events(request.app, lang, token, streams),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return streams.response(_events(request.app, lang, token, opened))
 
 
 async def _events(
-    app: Any, language: Language, token: str, streams: dict[str, int]
+    app: Any, language: Language, token: str, opened: dict[str, int]
 ) -> AsyncIterator[bytes]:
     services = app.state.services
-    streams["open"] += 1
+    opened["open"] += 1
     try:
         yield b"retry: 3000\n\n"
         board = await _board(app)
         layout, generation = board.layout, board.generation
-        yield _event("overview", await _overview_body(app, board, language))
+        yield streams.event("overview", await _overview_body(app, board, language))
         told = -1
         if services.alerting is not None:
             told = services.alerting.seq
-            yield _event("alerts", await _alerts_body(services, language))
+            yield streams.event("alerts", await _alerts_body(services, language))
         spoke = checked = time.monotonic()
         while not services.stopping.is_set():
             try:
@@ -185,7 +176,7 @@ async def _events(
             changed = board.changed_since(generation) if board.layout == layout else None
             if changed is None:
                 layout, generation = board.layout, board.generation
-                yield _event("overview", await _overview_body(app, board, language))
+                yield streams.event("overview", await _overview_body(app, board, language))
                 spoke = time.monotonic()
             elif changed:
                 generation = board.generation
@@ -194,22 +185,22 @@ async def _events(
                     counts=board.counts,
                     assets=[AssetLine(**_line(line, language)) for line in changed],
                 )
-                yield _event("status", changes.model_dump_json().encode())
+                yield streams.event("status", changes.model_dump_json().encode())
                 spoke = time.monotonic()
-            elif time.monotonic() - spoke > KEEPALIVE_S:
+            elif time.monotonic() - spoke > streams.KEEPALIVE_S:
                 yield b": keepalive\n\n"
                 spoke = time.monotonic()
             if services.alerting is not None and services.alerting.seq != told:
                 told = services.alerting.seq
-                yield _event("alerts", await _alerts_body(services, language))
+                yield streams.event("alerts", await _alerts_body(services, language))
                 spoke = time.monotonic()
             if time.monotonic() - checked > RECHECK_S:
                 checked = time.monotonic()
                 if await services.tokens.role(token) is None:
-                    yield _event("revoked", b'{"detail": "the API token was revoked"}')
+                    yield streams.event("revoked", b'{"detail": "the API token was revoked"}')
                     return
     finally:
-        streams["open"] -= 1
+        opened["open"] -= 1
 
 
 class AlertLine(BaseModel):
@@ -243,10 +234,6 @@ async def _alerts_body(services: Any, language: Language) -> bytes:
     rank = {"critical": 0, "warning": 1, "info": 2}
     lines.sort(key=lambda a: (rank.get(a.severity, 3), -a.started_at.timestamp()))
     return orjson.dumps([line.model_dump(mode="json") for line in lines])
-
-
-def _event(name: str, data: bytes) -> bytes:
-    return b"event: " + name.encode() + b"\ndata: " + data + b"\n\n"
 
 
 async def _board(app: Any) -> Board:

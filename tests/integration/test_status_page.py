@@ -26,6 +26,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 from sqlalchemy import update
 
+from api import streams
 from api.config import ApiConfig
 from api.main import Services, create_app, serve
 from api.registry.models import ApiToken
@@ -237,7 +238,7 @@ async def test_a_stream_ends_when_its_token_is_revoked_or_the_server_stops(
 
 @pytest.mark.usefixtures("quick")
 async def test_streams_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(overview, "MAX_STREAMS", 1)
+    monkeypatch.setattr(streams, "MAX_STREAMS", 1)
     async with served(tmp_path) as api, httpx.AsyncClient(base_url=api.base, timeout=10) as http:
         viewer = api.headers["viewer"]
         async with http.stream("GET", "/api/v1/overview/stream", headers=viewer) as first:
