@@ -131,10 +131,14 @@ class WorkOrderFromAlert(StrictInput):
     assignee: str = Field(default="", max_length=200)
 
 
+Matchers = dict[Slug, Annotated[str, StringConstraints(min_length=1, max_length=200)]]
+"""Label → the value an alert's label must have."""
+
+
 class SilenceIn(StrictInput):
     """Alerts whose labels include every matcher are not notified between start and end."""
 
-    matchers: dict[Slug, Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+    matchers: Matchers = Field(
         min_length=1, max_length=20, examples=[{"asset": "ups-a"}, {"rule": "door-held-open"}]
     )
     starts_at: IsoTime | None = Field(default=None, description="Now when not given")
@@ -147,6 +151,14 @@ class SilenceIn(StrictInput):
         if self.ends_at <= start:
             raise ValueError("ends_at must be after starts_at (and after now)")
         return self
+
+
+class SilenceChange(StrictInput):
+    """A change to a silence: what it matches, when it ends, its comment."""
+
+    matchers: Matchers | None = Field(default=None, min_length=1, max_length=20)
+    ends_at: IsoTime | None = None
+    comment: str | None = Field(default=None, max_length=2000)
 
 
 class SilenceOut(BaseModel):
@@ -509,6 +521,39 @@ async def get_silence(silence: SilenceId, request: Request) -> SilenceOut:
         found = await session.get(Silence, silence)
     if found is None:
         raise HTTPException(404, f"no silence {silence}")
+    return _silence_out(found)
+
+
+@router.patch(
+    "/silences/{silence}",
+    response_model=SilenceOut,
+    responses={
+        401: {"model": Problem},
+        403: {"model": Problem},
+        404: {"model": Problem},
+        409: {"model": Problem},
+    },
+    dependencies=[Operator],
+    summary="Change a silence",
+)
+async def change_silence(silence: SilenceId, body: SilenceChange, request: Request) -> SilenceOut:
+    """Extend or shorten it, change what it matches or its comment (not once it has ended)."""
+    now = datetime.now(UTC)
+    async with request.app.state.services.sessions() as session, session.begin():
+        found = await session.get(Silence, silence)
+        if found is None:
+            raise HTTPException(404, f"no silence {silence}")
+        if found.ends_at <= now:
+            raise HTTPException(409, f"silence {silence} has ended; create a new one")
+        if body.ends_at is not None:
+            if body.ends_at <= max(found.starts_at, now):
+                raise HTTPException(422, "ends_at must be after starts_at and after now")
+            found.ends_at = body.ends_at
+        if body.matchers is not None:
+            found.matchers = body.matchers
+        if body.comment is not None:
+            found.comment = body.comment
+    _reread(request)
     return _silence_out(found)
 
 

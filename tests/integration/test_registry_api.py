@@ -593,3 +593,46 @@ async def test_documents_are_kept_as_uploaded(client: Client) -> None:
     assert (
         await http.get(f"/api/v1/documents/{info['id']}/content", headers=viewer)
     ).status_code == 404
+
+
+async def test_silences_are_made_changed_and_ended(client: Client) -> None:
+    http, operator = client.http, client.headers["operator"]
+    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+    later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 7200))
+    past = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
+    body = {"matchers": {"asset": "ups-a"}, "ends_at": soon, "comment": "battery swap"}
+    made = await http.post("/api/v1/silences", json=body, headers=operator)
+    assert made.status_code == 201, made.text
+    silence = made.json()
+    assert silence["active"] is True
+    assert silence["created_by"] == "test operator"
+    number = silence["id"]
+    for bad in [{**body, "ends_at": past}, {**body, "matchers": {}}, {"ends_at": soon}]:
+        assert (await http.post("/api/v1/silences", json=bad, headers=operator)).status_code == 422
+
+    change = {"ends_at": later, "matchers": {"room": "b1-101"}, "comment": "whole room"}
+    changed = await http.patch(f"/api/v1/silences/{number}", json=change, headers=operator)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["matchers"] == {"room": "b1-101"}
+    assert changed.json()["ends_at"] == later
+    back = await http.patch(f"/api/v1/silences/{number}", json={"ends_at": past}, headers=operator)
+    assert back.status_code == 422
+    assert "ends_at must be after" in back.text
+    unknown = await http.patch("/api/v1/silences/999", json={"comment": "x"}, headers=operator)
+    assert unknown.status_code == 404
+    extra = await http.patch(f"/api/v1/silences/{number}", json={"id": 5}, headers=operator)
+    assert extra.status_code == 422
+    got = (await http.get(f"/api/v1/silences/{number}", headers=operator)).json()
+    assert (got["comment"], got["ends_at"]) == ("whole room", later)
+
+    assert (await http.delete(f"/api/v1/silences/{number}", headers=operator)).status_code == 204
+    ended = (await http.get(f"/api/v1/silences/{number}", headers=operator)).json()
+    assert ended["active"] is False
+    assert (await http.get("/api/v1/silences", headers=operator)).json() == []
+    listed = (await http.get("/api/v1/silences?expired=true", headers=operator)).json()
+    assert [s["id"] for s in listed] == [number]
+    too_late = await http.patch(
+        f"/api/v1/silences/{number}", json={"ends_at": later}, headers=operator
+    )
+    assert too_late.status_code == 409
+    assert "has ended" in too_late.text
