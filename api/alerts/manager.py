@@ -30,6 +30,7 @@ from api.alerts.notify import DeliveryError, Message, Target, deliver, parse_tar
 from api.alerts.rules import load_rules
 from api.registry.models import (
     Alert,
+    AlertDelivery,
     AlertNote,
     AlertState,
     Asset,
@@ -66,6 +67,8 @@ TICK_S = 0.25
 HOUSEKEEPING_S = 1.0
 """How often grouped notifications, reminders, escalations and the registry are looked at."""
 PLACES_S = 60.0
+PLACES = ("site", "building", "room", "asset", "device")
+"""The labels an alert also keeps as indexed columns."""
 """How often the registry is read again for changes made outside the API."""
 USAGE_S = 60.0
 """How often the time in use is written to the database."""
@@ -324,6 +327,7 @@ class Alerting:
             state=AlertState.FIRING,
             subject=signal.subject,
             labels=labels,
+            **{place: labels.get(place, "")[:64] for place in PLACES},
             values=values,
             summary=english,
             summary_zh=chinese,
@@ -476,6 +480,11 @@ class Alerting:
                     AlertNote(alert_id=row.id, at=now, what=f"notified-{what}", text=route.name)
                 )
             await session.flush()
+            session.add_all(
+                AlertDelivery(alert_id=alert_id, delivery_id=delivery.id)
+                for delivery in made
+                for alert_id in dict.fromkeys(ids)
+            )
             message = Message(title, text, what, language, [_alert_data(row) for row in found])
             first = [(d.id, self.targets.get(d.target_ref)) for d in made]
         for alert in alerts:

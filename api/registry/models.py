@@ -241,6 +241,12 @@ class Alert(Base):
     subject: Mapped[str] = mapped_column(String(200))
     labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     """site, gateway, device, asset, room, building, category, profile, and names."""
+    site: Mapped[str] = mapped_column(String(SLUG), index=True, default="")
+    building: Mapped[str] = mapped_column(String(SLUG), index=True, default="")
+    room: Mapped[str] = mapped_column(String(SLUG), index=True, default="")
+    asset: Mapped[str] = mapped_column(String(SLUG), index=True, default="")
+    device: Mapped[str] = mapped_column(String(SLUG), index=True, default="")
+    """The place labels again, as columns, so that filters by place use an index."""
     values: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     summary: Mapped[str] = mapped_column(Text)
     summary_zh: Mapped[str] = mapped_column(Text)
@@ -303,6 +309,18 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AlertDelivery(Base):
+    """Which deliveries told of which alert (a delivery may tell of a group)."""
+
+    __tablename__ = "alert_deliveries"
+    alert_id: Mapped[str] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True
+    )
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class Utilization(Base):

@@ -20,6 +20,7 @@ from api.auth import Operator, Viewer, actor
 from api.listing import registry_changed
 from api.registry.models import (
     Alert,
+    AlertDelivery,
     AlertNote,
     AlertState,
     Asset,
@@ -40,8 +41,6 @@ router = APIRouter(prefix="/api/v1", tags=["alerts"], dependencies=[Viewer])
 
 AlertId = Annotated[str, Path(pattern=r"^[a-z0-9_-]+$", max_length=64)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]+$", max_length=64)]
-SCANNED = 10_000
-"""Alerts looked through at most for a label filter (newest first)."""
 
 
 class AlertOut(BaseModel):
@@ -234,25 +233,18 @@ async def list_alerts(
         query = query.where(Alert.severity == severity)
     if rule is not None:
         query = query.where(Alert.rule == rule)
-    wanted = {
-        k: v
-        for k, v in {
-            "site": site,
-            "building": building,
-            "room": room,
-            "asset": asset,
-            "device": device,
-        }.items()
-        if v is not None
-    }
+    for column, wanted in [
+        (Alert.site, site),
+        (Alert.building, building),
+        (Alert.room, room),
+        (Alert.asset, asset),
+        (Alert.device, device),
+    ]:
+        if wanted is not None:
+            query = query.where(column == wanted)
     async with request.app.state.services.sessions() as session:
-        if not wanted:
-            total = await session.scalar(select(func.count()).select_from(query.subquery()))
-            rows = list(await session.scalars(query.limit(limit).offset(offset)))
-        else:
-            scanned = await session.scalars(query.limit(SCANNED))
-            chosen = [a for a in scanned if all(a.labels.get(k) == v for k, v in wanted.items())]
-            total, rows = len(chosen), chosen[offset : offset + limit]
+        total = await session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = list(await session.scalars(query.limit(limit).offset(offset)))
     return AlertPage(items=[_out(a) for a in rows], total=total or 0, limit=limit, offset=offset)
 
 
@@ -335,11 +327,12 @@ async def get_alert(alert: AlertId, request: Request) -> AlertFile:
         notes = await session.scalars(
             select(AlertNote).where(AlertNote.alert_id == alert).order_by(AlertNote.id)
         )
-        deliveries = [
-            d
-            for d in await session.scalars(select(Delivery).order_by(Delivery.id.desc()).limit(500))
-            if alert in d.alert_ids
-        ]
+        deliveries = await session.scalars(
+            select(Delivery)
+            .join(AlertDelivery, AlertDelivery.delivery_id == Delivery.id)
+            .where(AlertDelivery.alert_id == alert)
+            .order_by(Delivery.id.desc())
+        )
         orders = await session.scalars(select(WorkOrder).where(WorkOrder.alert_id == alert))
         return AlertFile(
             alert=_out(found),

@@ -6,7 +6,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
@@ -176,10 +176,15 @@ async def asset_file(item: SlugId, request: Request) -> AssetFile:
     )
 
 
-async def open_alerts(session: AsyncSession, label: str, value: str) -> list[OpenAlert]:
-    """The open alerts whose ``label`` is ``value`` (asset, room), newest first."""
+async def open_alerts(
+    session: AsyncSession, label: Literal["asset", "room"], value: str
+) -> list[OpenAlert]:
+    """The open alerts of an asset or a room, newest first."""
+    column = Alert.asset if label == "asset" else Alert.room
     rows = await session.scalars(
-        select(Alert).where(Alert.state != AlertState.RESOLVED).order_by(Alert.started_at.desc())
+        select(Alert)
+        .where(column == value, Alert.state != AlertState.RESOLVED)
+        .order_by(Alert.started_at.desc())
     )
     return [
         OpenAlert(
@@ -193,7 +198,6 @@ async def open_alerts(session: AsyncSession, label: str, value: str) -> list[Ope
             device=a.labels.get("device") or None,
         )
         for a in rows
-        if a.labels.get(label) == value
     ]
 
 

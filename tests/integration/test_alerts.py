@@ -291,6 +291,10 @@ def test_an_alert_fires_once_is_told_everywhere_and_resolves(
 
     (stored,) = alerts(api, "state=open")
     assert stored["id"] == alert["id"]
+    assert [a["id"] for a in alerts(api, "asset=th-a&site=hq")] == [alert["id"]]
+    assert alerts(api, "asset=th-b") == []
+    assert [a["id"] for a in alerts(api, "room=r1&building=b1")] == [alert["id"]]
+    assert api.get("/api/v1/alerts?room=nowhere")["total"] == 0
     deliveries = api.get(f"/api/v1/alerts/{alert['id']}")["deliveries"]
     by_target = {d["target"]: d for d in deliveries}
     assert (

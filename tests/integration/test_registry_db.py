@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import yaml
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from api.config import ApiConfig
@@ -52,6 +54,42 @@ def test_migrations_build_the_models_and_revert(database_url: str) -> None:
     migrate(database_url)  # idempotent
     command.downgrade(alembic_config(database_url), "base")
     assert len(differences(database_url)) >= len(Base.metadata.tables)  # all gone
+
+
+def test_alerts_kept_before_0003_get_their_places_and_deliveries(database_url: str) -> None:
+    command.upgrade(alembic_config(database_url), "0002")
+    labels = {"site": "hq", "room": "b1-101", "asset": "ups-a", "device": "ups-1"}
+
+    async def run(statements: list[str], query: str) -> list[tuple[object, ...]]:
+        engine = make_engine(database_url)
+        async with engine.begin() as connection:
+            for statement in statements:
+                await connection.execute(text(statement), {"labels": json.dumps(labels)})
+            rows = [tuple(row) for row in await connection.execute(text(query))]
+        await engine.dispose()
+        return rows
+
+    now = "'2026-01-01 00:00:00+00:00'"
+    asyncio.run(
+        run(
+            [
+                "INSERT INTO alerts (id, fingerprint, rule, kind, severity, state, subject, labels,"
+                ' "values", summary, summary_zh, quiet, started_at, acknowledged_by, resolved_by)'
+                " VALUES ('a1', 'f', 'r', 'fault', 'critical', 'firing', 'ups-1', :labels, '{}',"
+                f" 's', 's', '', {now}, '', '')",
+                "INSERT INTO deliveries (route, target, target_ref, what, alert_ids, title, text,"
+                " status, attempts, last_error, created_at)"
+                f" VALUES ('ops', 'x', 'ops/targets/0', 'firing', '[\"a1\", \"gone\"]', 't',"
+                f" 't', 'sent', 1, '', {now})",
+            ],
+            "SELECT 1",
+        )
+    )
+    migrate(database_url)
+    (row,) = asyncio.run(run([], "SELECT site, building, room, asset, device FROM alerts"))
+    assert row == ("hq", "", "b1-101", "ups-a", "ups-1")
+    links = asyncio.run(run([], "SELECT alert_id, delivery_id FROM alert_deliveries"))
+    assert links == [("a1", 1)]
 
 
 def test_create_token_prints_a_token_that_carries_its_role(tmp_path: Path) -> None:
