@@ -90,6 +90,8 @@ class CollectorConfig(ConfigModel):
     """Longest a reading waits for its batch to fill, in seconds."""
     metrics_port: int | None = Field(default=None, ge=0, le=65_535)
     """Port of the Prometheus `/metrics` endpoint; none when absent."""
+    health_interval_s: float = Field(default=10.0, ge=1, le=3600)
+    """Seconds between two of the collector's own readings stored as `facmon_collector`."""
 
     @field_validator("prefix")
     @classmethod

@@ -16,15 +16,24 @@ representation that reads back to the same float, like ``repr`` but several time
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import orjson
 
 from collector.record import (
     ALERTS_MEASUREMENT,
     EVENTS_MEASUREMENT,
+    HEALTH_MEASUREMENT,
+    STATES_MEASUREMENT,
+    USAGE_MEASUREMENT,
     AlertRecord,
     EventRecord,
+    HealthRecord,
     Record,
+    StateRecord,
     Stored,
+    UsageRecord,
+    Where,
 )
 from facmon.contract import RESERVED_NAMES, Scalar
 
@@ -64,7 +73,7 @@ def field_value(value: Scalar) -> str:
     return '"' + value.translate(_STRING) + '"'
 
 
-def fields(values: dict[str, Scalar]) -> list[str]:
+def fields(values: Mapping[str, Scalar]) -> list[str]:
     """Format ``name=value`` for every entry of ``values``, in order."""
     numbers = orjson.dumps(list(values.values()))
     if b'"' in numbers:  # a string may hold commas: format one by one
@@ -95,7 +104,13 @@ def to_line(record: Stored) -> str:
         return _data_line(record)
     if isinstance(record, EventRecord):
         return _event_line(record)
-    return _alert_line(record)
+    if isinstance(record, AlertRecord):
+        return _alert_line(record)
+    if isinstance(record, StateRecord):
+        return _state_line(record)
+    if isinstance(record, UsageRecord):
+        return _usage_line(record)
+    return _health_line(record)
 
 
 def _data_line(record: Record) -> str:
@@ -108,9 +123,24 @@ def _data_line(record: Record) -> str:
         if bad:
             parts.append(f"{BAD_FIELD}={field_value(','.join(bad))}")
     device, gateway, site = (escape_key(x) for x in (record.device, record.gateway, record.site))
+    measurement = envelope.measurement.translate(_MEASUREMENT)
+    if record.where[0] or record.where[1] or record.where[2]:
+        tag_text = _placed(record.where, device, gateway, site)
+    else:  # the usual case, kept to one format
+        tag_text = f",device={device},gateway={gateway},site={site}"
+    return f"{measurement}{tag_text} {','.join(parts)} {envelope.ts * _NS}"
+
+
+def _placed(where: Where, device: str, gateway: str, site: str) -> str:
+    """The tags of a device whose place is known, in key order (places are slugs)."""
+    building, floor, room = where
     return (
-        f"{envelope.measurement.translate(_MEASUREMENT)},device={device},gateway={gateway}"
-        f",site={site} {','.join(parts)} {envelope.ts * _NS}"
+        (f",building={building}" if building else "")
+        + f",device={device}"
+        + (f",floor={floor}" if floor else "")
+        + f",gateway={gateway}"
+        + (f",room={room}" if room else "")
+        + f",site={site}"
     )
 
 
@@ -118,10 +148,14 @@ def _event_line(record: EventRecord) -> str:
     envelope = record.envelope
     parts = fields(envelope.attrs)
     parts.append(f"{SEQ_FIELD}={envelope.seq}i")
+    building, floor, room = record.where
     tag_text = tags(
         {
+            "building": building,
             "device": record.device,
+            "floor": floor,
             "gateway": record.gateway,
+            "room": room,
             "site": record.site,
             "type": envelope.type,
         }
@@ -135,8 +169,11 @@ def _alert_line(record: AlertRecord) -> str:
     tag_text = tags(
         {
             "asset": envelope.asset or "",
+            "building": envelope.building or "",
             "device": envelope.device or "",
             "id": envelope.id,
+            "kind": envelope.rule_kind or "",
+            "room": envelope.room or "",
             "rule": envelope.rule,
             "severity": envelope.severity,
             "site": record.site,
@@ -145,3 +182,43 @@ def _alert_line(record: AlertRecord) -> str:
     )
     summary = field_value(envelope.summary)
     return f"{ALERTS_MEASUREMENT}{tag_text} summary={summary} {envelope.ts * _NS}"
+
+
+def _state_line(record: StateRecord) -> str:
+    envelope = record.envelope
+    tag_text = tags(
+        {
+            "building": envelope.building or "",
+            "device": record.device,
+            "floor": envelope.floor or "",
+            "gateway": record.gateway,
+            "room": envelope.room or "",
+            "site": record.site,
+        }
+    )
+    parts = [f"state={field_value(envelope.state)}", f"error={field_value(envelope.error or '')}"]
+    if envelope.profile:
+        parts.append(f"profile={field_value(envelope.profile)}")
+    return f"{STATES_MEASUREMENT}{tag_text} {','.join(parts)} {envelope.since * _NS}"
+
+
+def _usage_line(record: UsageRecord) -> str:
+    envelope = record.envelope
+    tag_text = tags(
+        {
+            "asset": envelope.asset,
+            "building": envelope.building or "",
+            "category": envelope.category or "",
+            "device": envelope.device,
+            "room": envelope.room or "",
+            "site": record.site,
+        }
+    )
+    in_use, observed = envelope.in_use_s / 3600, envelope.observed_s / 3600
+    values = f"in_use_h={field_value(in_use)},observed_h={field_value(observed)}"
+    return f"{USAGE_MEASUREMENT}{tag_text} {values} {envelope.ts * _NS}"
+
+
+def _health_line(record: HealthRecord) -> str:
+    tag_text = tags({"collector": record.collector})
+    return f"{HEALTH_MEASUREMENT}{tag_text} {','.join(fields(record.values))} {record.ts * _NS}"

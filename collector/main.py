@@ -14,7 +14,17 @@ from collector.config import CollectorConfig
 from collector.consumer import BrokerSession, Inbound
 from collector.lineprotocol import BAD_FIELD, SEQ_FIELD
 from collector.metrics import CollectorMetrics
-from collector.record import AlertRecord, EventRecord, Record, Stored
+from collector.record import (
+    NOWHERE,
+    AlertRecord,
+    EventRecord,
+    HealthRecord,
+    Record,
+    StateRecord,
+    Stored,
+    UsageRecord,
+    Where,
+)
 from collector.sinks import Sink, SinkError, SinkRejected
 from collector.sinks.factory import make_sink
 from facmon.backoff import Backoff
@@ -26,8 +36,10 @@ from facmon.contract import (
     DataEnvelope,
     DeadLetterEnvelope,
     EventEnvelope,
+    StateEnvelope,
     Topic,
     TopicKind,
+    UsageEnvelope,
     everything,
     parse_envelope,
     shared,
@@ -37,7 +49,14 @@ log = logging.getLogger(__name__)
 
 _Route = tuple[TopicKind, str, str, str]
 _ROUTES_LIMIT = 100_000
-_STORED_KINDS = {TopicKind.DATA, TopicKind.EVENT, TopicKind.ALERTS}
+_STORED_KINDS = {
+    TopicKind.DATA,
+    TopicKind.EVENT,
+    TopicKind.STATE,
+    TopicKind.ALERTS,
+    TopicKind.USAGE,
+}
+_PLACES_LIMIT = 1_000_000
 _YIELD_EVERY = 250
 
 
@@ -53,9 +72,12 @@ class Collector:
         """Prepare the session and sink; nothing connects until :meth:`run`."""
         self.config = config
         self.sink = sink or make_sink(config.sink)
+        self.received = 0
         self.stored = 0
         self.dead_letters = 0
         self.retries = 0
+        self.lag_s = 0.0
+        self._sink_lock = asyncio.Lock()
         self.metrics = CollectorMetrics()
         self._inbox: collections.deque[Inbound] = collections.deque()
         self._arrived = asyncio.Event()
@@ -75,6 +97,8 @@ class Collector:
             config.max_unacked,
         )
         self._routes: dict[str, _Route] = {}
+        self._places: dict[str, Where] = {}
+        """Device → where its newest state message says it is."""
         self.metrics.unacked.set_function(lambda: self.session.unacked)
 
     def _deliver(self, message: Inbound) -> None:
@@ -91,6 +115,7 @@ class Collector:
         if self.config.metrics_port is not None:
             start_http_server(self.config.metrics_port, registry=self.metrics.registry)
         session = asyncio.create_task(self.session.run(), name="mqtt-session")
+        health = asyncio.create_task(self._report_health(), name="collector-health")
         log.info("collector %s consuming from %s", self.config.id, self.config.broker.url)
         # One batch is being written while the next is received, validated and encoded: the
         # store works on another core meanwhile. Batches are written and acknowledged in order.
@@ -106,7 +131,7 @@ class Collector:
                 await asyncio.sleep(0)  # let the write start before the next batch's work
         finally:
             self.session.stop()
-            for task in (writing, session):
+            for task in (writing, session, health):
                 if task is not None:
                     task.cancel()
                     await asyncio.gather(task, return_exceptions=True)
@@ -138,6 +163,7 @@ class Collector:
 
     async def _prepare(self, batch: list[Inbound]) -> tuple[list[tuple[Stored, Inbound]], int]:
         """Validate ``batch``: what to store, and the newest reading's time; the rest is dead."""
+        self.received += len(batch)
         self.metrics.received.inc(len(batch))
         records: list[tuple[Stored, Inbound]] = []
         newest = 0
@@ -153,7 +179,8 @@ class Collector:
                 continue
             if record is not None:
                 records.append((record, message))
-                newest = max(newest, record.envelope.ts)
+                if isinstance(record, Record):
+                    newest = max(newest, record.envelope.ts)
         return records, newest
 
     async def _commit(
@@ -167,7 +194,8 @@ class Collector:
         await self._write(records, encoded)
         self.session.ack(batch)
         if newest:
-            self.metrics.lag_seconds.set(max(0.0, time.time() - newest / 1000))
+            self.lag_s = max(0.0, time.time() - newest / 1000)
+            self.metrics.lag_seconds.set(self.lag_s)
 
     def _record(self, message: Inbound) -> Stored | None:
         """Return what ``message`` stores, or None for a contract topic the collector skips.
@@ -186,15 +214,30 @@ class Collector:
                 raise ContractError(f"measurement {data.measurement!r}: {reserved}")
             if SEQ_FIELD in data.values or BAD_FIELD in data.values:  # RESERVED_NAMES, fast
                 raise ContractError(f"point names {sorted(RESERVED_NAMES)} are reserved")
-            return Record(site, gateway, device, data)
+            return Record(site, gateway, device, data, self._places.get(device, NOWHERE))
         if kind is TopicKind.EVENT:
             event = parse_envelope(EventEnvelope, message.payload)
             if not RESERVED_NAMES.isdisjoint(event.attrs):
                 raise ContractError(f"attribute names {sorted(RESERVED_NAMES)} are reserved")
-            return EventRecord(site, gateway, device, event)
+            return EventRecord(site, gateway, device, event, self._places.get(device, NOWHERE))
+        if kind is TopicKind.STATE:
+            state = parse_envelope(StateEnvelope, message.payload)
+            self._place(device, (state.building or "", state.floor or "", state.room or ""))
+            return StateRecord(site, gateway, device, state)
         if kind is TopicKind.ALERTS:
             return AlertRecord(site, parse_envelope(AlertEnvelope, message.payload))
+        if kind is TopicKind.USAGE:
+            return UsageRecord(site, parse_envelope(UsageEnvelope, message.payload))
         return None
+
+    def _place(self, device: str, where: Where) -> None:
+        """Remember where ``device`` is, for the tags of its readings and events."""
+        if where == NOWHERE:
+            self._places.pop(device, None)
+            return
+        if len(self._places) >= _PLACES_LIMIT and device not in self._places:
+            self._places.clear()
+        self._places[device] = where
 
     def _route(self, name: str) -> _Route:
         topic = Topic.parse(name, self.config.prefix)
@@ -215,7 +258,8 @@ class Collector:
         while True:
             started = time.monotonic()
             try:
-                await self.sink.write([r for r, _ in records], encoded)
+                async with self._sink_lock:
+                    await self.sink.write([r for r, _ in records], encoded)
             except SinkError as exc:
                 self.retries += 1
                 self.metrics.retries.inc()
@@ -239,6 +283,28 @@ class Collector:
             self.metrics.batch_size.observe(len(records))
             self.metrics.write_seconds.observe(time.monotonic() - started)
             return
+
+    def health(self) -> dict[str, int | float]:
+        """The collector's own readings: counts since start, lag and messages unacknowledged."""
+        return {
+            "received": self.received,
+            "stored": self.stored,
+            "dead_letters": self.dead_letters,
+            "retries": self.retries,
+            "lag_s": round(self.lag_s, 3),
+            "unacked": self.session.unacked,
+        }
+
+    async def _report_health(self) -> None:
+        """Store :meth:`health` every ``health_interval_s`` (dropped while the store is down)."""
+        while True:
+            await asyncio.sleep(self.config.health_interval_s)
+            record = HealthRecord(self.config.id, int(time.time() * 1000), self.health())
+            try:
+                async with self._sink_lock:
+                    await self.sink.write([record])
+            except (SinkError, SinkRejected) as exc:
+                log.debug("own health not stored: %s", exc)
 
     def _dead_letter(self, topic: str, payload: bytes, reason: str) -> None:
         self.dead_letters += 1

@@ -88,14 +88,14 @@ class Reporting(ConfigModel):
 
 
 class Location(ConfigModel):
-    """Where a device is, as the registry names it."""
+    """Where a device is, by the registry's ids; sent in its state and stored as tags."""
 
-    building: str | None = None
-    """Building."""
-    floor: str | None = None
-    """Floor."""
-    room: str | None = None
-    """Room."""
+    building: Slug | None = None
+    """Building id."""
+    floor: Slug | None = None
+    """Floor id."""
+    room: Slug | None = None
+    """Room id."""
 
 
 class _DeviceSettings(ConfigModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 
 import aiomqtt
 from paho.mqtt.client import topic_matches_sub
@@ -14,6 +15,7 @@ from devices.profile import Profile
 from facmon.backoff import Backoff
 from facmon.contract import DataEnvelope, EventEnvelope, StateEnvelope, Topic, TopicKind
 from facmon.mqtt import BrokerConfig, async_client
+from gateway.config import Location
 from gateway.uplink import Uplink
 
 log = logging.getLogger(__name__)
@@ -30,8 +32,12 @@ class MqttIngest:
         site: str,
         gateway: str,
         prefix: str,
+        places: Mapping[str, Location] | None = None,
     ) -> None:
-        """Prepare the subscriptions: one per device, from its profile's topic."""
+        """Prepare the subscriptions: one per device, from its profile's topic.
+
+        ``places``: where each device is (building, floor, room), told in its state.
+        """
         self.broker = broker
         self.uplink = uplink
         self.received = 0
@@ -39,6 +45,7 @@ class MqttIngest:
         self._routes: list[tuple[str, str, Profile]] = []
         self._topics: dict[str, tuple[Topic, Topic, Topic]] = {}
         self._seen: set[str] = set()
+        self._places = dict(places or {})
         for device, profile in devices.items():
             if profile.mqtt is None:
                 raise ValueError(f"profile {profile.name} of {device} is not an MQTT profile")
@@ -72,9 +79,16 @@ class MqttIngest:
         data_topic, event_topic, state_topic = self._topics[device]
         if device not in self._seen:
             self._seen.add(device)
-            self.uplink.send(
-                state_topic, StateEnvelope(state="online", since=ts, profile=profile.name)
+            where = self._places.get(device) or Location()
+            state = StateEnvelope(
+                state="online",
+                since=ts,
+                profile=profile.name,
+                building=where.building,
+                floor=where.floor,
+                room=where.room,
             )
+            self.uplink.send(state_topic, state)
         if mapped.values or mapped.quality:
             self.uplink.send(
                 data_topic,

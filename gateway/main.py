@@ -130,10 +130,17 @@ class Gateway:
         self.uplink.on_command = self.commands.handle
         self.ingest = [
             MqttIngest(
-                source.broker, profiles, self.uplink, config.site, config.gateway, config.prefix
+                source.broker,
+                profiles,
+                self.uplink,
+                config.site,
+                config.gateway,
+                config.prefix,
+                {d.id: d.location for d in source.devices},
             )
             for source, profiles in zip(config.mqtt_sources, ingest or [], strict=False)
         ]
+        self._last_polls = (0, 0.0)
         self._health_topic = Topic(
             TopicKind.DATA, config.site, config.gateway, config.gateway, config.prefix
         )
@@ -166,8 +173,15 @@ class Gateway:
                     endpoint.close()
             self.spool.close()
 
-    def health(self) -> dict[str, int]:
-        """Return the gateway's own readings (also exported as metrics)."""
+    def health(self) -> dict[str, int | float]:
+        """Return the gateway's own readings (also exported as metrics).
+
+        ``poll_ms`` is the mean time of the polls since the previous call.
+        """
+        polls = sum(p.polls for p in self.pollers)
+        poll_s = sum(p.poll_s for p in self.pollers)
+        then_polls, then_s = self._last_polls
+        self._last_polls = (polls, poll_s)
         states = {"online": 0, "degraded": 0, "offline": 0}
         for poller in self.pollers:
             if poller.state is not None:
@@ -186,9 +200,11 @@ class Gateway:
             "dropped": self.uplink.dropped,
             "published": self.uplink.published,
             "uplink_reconnects": self.uplink.reconnects,
-            "polls": sum(p.polls for p in self.pollers),
+            "polls": polls,
             "overruns": sum(p.overruns for p in self.pollers),
+            "errors": sum(p.errors for p in self.pollers),
             "requests": sum(e.requests for owners in self.endpoints.values() for e in owners),
+            "poll_ms": round((poll_s - then_s) * 1000 / max(polls - then_polls, 1), 3),
         }
 
     async def _report_health(self) -> None:

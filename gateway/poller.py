@@ -88,6 +88,10 @@ class DevicePoller:
         self.failures = 0
         self.polls = 0
         self.overruns = 0
+        self.errors = 0
+        """Failed requests (refused, timed out, garbage, link broken)."""
+        self.poll_s = 0.0
+        """Time spent polling, all polls together."""
         self._retry = Backoff(device.interval_s, max(retry_max_s, device.interval_s))
         self._filter = (
             ChangeFilter(plan.profile, device.reporting.max_age_s)
@@ -123,7 +127,9 @@ class DevicePoller:
         result = await self._execute()
         self.polls += 1
         self.metrics.polls.inc()
-        self.metrics.poll_seconds.observe(self.monotonic() - started)
+        took = self.monotonic() - started
+        self.poll_s += took
+        self.metrics.poll_seconds.observe(took)
         ts = result.ts if result.ts is not None else int(self.wall() * 1000)
         if result.values:
             self.failures = 0
@@ -148,6 +154,7 @@ class DevicePoller:
                     self.device.unit, request.table, request.address, request.count, priority
                 )
             except DeviceException as exc:
+                self.errors += 1
                 self.metrics.errors.labels(exc.kind).inc()
                 refused = exc.code in (ILLEGAL_DATA_ADDRESS, ILLEGAL_DATA_VALUE)
                 if refused and len(request.points) > 1:
@@ -165,6 +172,7 @@ class DevicePoller:
                 learned.append(request)
                 continue
             except BusError as exc:  # timeout, unreachable, garbage: the rest would fail alike
+                self.errors += 1
                 self.metrics.errors.labels(exc.kind).inc()
                 result.fail(exc, [request, *pending])
                 learned += [request, *pending]
@@ -196,6 +204,7 @@ class DevicePoller:
             log.warning("device %s is %s: %s", self.device.id, state, error)
         self.state = state
         every = self.device.interval_s if self._filter is None else self._filter.max_age_s
+        where = self.device.location
         self.uplink.send(
             self.state_topic,
             StateEnvelope(
@@ -204,5 +213,8 @@ class DevicePoller:
                 error=error,
                 profile=self.plan.profile.name,
                 report_every_s=max(every, self.device.interval_s),
+                building=where.building,
+                floor=where.floor,
+                room=where.room,
             ),
         )

@@ -90,7 +90,10 @@ class AlertsConfig(ConfigModel):
     smtp: SmtpConfig | None = None
     """The SMTP server for mailto: targets."""
     publish: bool = True
-    """Publish each alert change on `{prefix}/v1/alerts/{site}` (stored by the collector)."""
+    """Publish each alert change on `{prefix}/v1/alerts/{site}`, and each asset's hours in use
+    per day on `{prefix}/v1/usage/{site}` (both stored by the collector)."""
+    usage_every_s: float = Field(default=60.0, ge=1, le=3600)
+    """How often the hours in use counted are saved to the registry and published."""
 
     def rule_files(self) -> list[Path]:
         """The rules files in the order they are read."""

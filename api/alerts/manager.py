@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -58,6 +58,7 @@ from facmon.contract import (
     StatusEnvelope,
     Topic,
     TopicKind,
+    UsageEnvelope,
 )
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,6 @@ PLACES_S = 60.0
 PLACES = ("site", "building", "room", "asset", "device")
 """The labels an alert also keeps as indexed columns."""
 """How often the registry is read again for changes made outside the API."""
-USAGE_S = 60.0
-"""How often the time in use is written to the database."""
 MAX_ATTEMPTS = 10
 """Deliveries are given up after this many failures (retries 5 s, 10 s, ... up to 10 min)."""
 RECENT = 1000
@@ -272,7 +271,7 @@ class Alerting:
                     await self.load_registry()
                 await self._flush_groups()
                 await self._remind_and_escalate()
-                if now - usage_at > USAGE_S:
+                if now - usage_at > self.config.usage_every_s:
                     usage_at = now
                     await self.flush_usage()
             except Exception:
@@ -658,10 +657,13 @@ class Alerting:
             severity=alert.severity,  # type: ignore[arg-type]
             rule=alert.rule,
             summary=alert.summary[:1000],
-            device=alert.labels.get("device") or None,
-            asset=alert.labels.get("asset") or None,
+            rule_kind=alert.kind,
+            device=alert.device or None,
+            asset=alert.asset or None,
+            building=alert.building or None,
+            room=alert.room or None,
         )
-        return alert.labels.get("site") or "unknown", envelope
+        return alert.site or "unknown", envelope
 
     # -- the registry --------------------------------------------------------------------
 
@@ -748,26 +750,56 @@ class Alerting:
         self.engine.place(places)
 
     async def flush_usage(self) -> None:
-        """Add the time in use counted since the last call to each asset's days."""
+        """Add the time in use counted since the last call to each asset's days.
+
+        Each asset-day changed is then published with its totals on ``{p}/v1/usage/{site}``
+        (for Grafana, through the collector).
+        """
         counted = self.engine.usage()
         if not counted:
             return
+        told: list[tuple[str, UsageEnvelope]] = []
         async with self.sessions() as session, session.begin():
             for device, days in counted.items():
-                asset = self.places.get(device, {}).get("asset")
+                place = self.places.get(device, {})
+                asset = place.get("asset")
                 if asset is None:
                     continue
                 for day, (in_use, observed) in days.items():
                     row = await session.get(Utilization, (asset, day))
                     if row is None:
-                        session.add(
-                            Utilization(
-                                asset_id=asset, day=day, in_use_s=in_use, observed_s=observed
-                            )
+                        row = Utilization(
+                            asset_id=asset, day=day, in_use_s=in_use, observed_s=observed
                         )
+                        session.add(row)
                     else:
                         row.in_use_s += in_use
                         row.observed_s += observed
+                    told.append(self._usage(device, place, day, row))
+        if self.config.publish and self.publish is not None:
+            for site, envelope in told:
+                topic = str(Topic(TopicKind.USAGE, site, prefix=self.prefix))
+                self.publish(topic, envelope.model_dump_json(exclude_none=True).encode())
+
+    def _usage(
+        self, device: str, place: Mapping[str, str], day: date, row: Utilization
+    ) -> tuple[str, UsageEnvelope]:
+        """An asset-day's totals as published, and the site they are published under."""
+        seen = self.engine.seen.get(device, {})
+        site = seen.get("site") or place.get("registered_site") or "unknown"
+        zone = self.rules.calendar(site, place.get("building")).zone
+        start = datetime.combine(day, datetime.min.time(), zone)
+        return site, UsageEnvelope(
+            ts=int(start.timestamp() * 1000),
+            day=day.isoformat(),
+            asset=place["asset"],
+            device=device,
+            category=place.get("category"),
+            building=place.get("building"),
+            room=place.get("room"),
+            in_use_s=min(row.in_use_s, 172_800.0),
+            observed_s=min(row.observed_s, 172_800.0),
+        )
 
     def registry_changed(self) -> None:
         """Read the registry again soon (called after a change through the API)."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import aiosqlite
 import orjson
 
-from collector.record import AlertRecord, DeviceLatest, EventRecord, Stored
+from collector.record import AlertRecord, DeviceLatest, EventRecord, Record, Stored
 from collector.sinks import Aggregate, QueryRefused, SinkError
 from facmon.contract import Scalar
 
@@ -90,6 +90,8 @@ class SqliteSink:
                 head = (alert.id, alert.ts, alert.state, record.site, alert.severity, alert.rule)
                 alerts.append((*head, alert.summary, alert.device, alert.asset))
                 continue
+            if not isinstance(record, Record):
+                continue  # states, usage, the collector's health: for Grafana, on InfluxDB
             env = record.envelope
             for name, value in env.values.items():
                 readings.append((record.device, name, env.ts, value))

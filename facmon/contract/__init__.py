@@ -19,6 +19,7 @@ from facmon.contract.envelopes import (
     Slug,
     StateEnvelope,
     StatusEnvelope,
+    UsageEnvelope,
     parse_envelope,
 )
 from facmon.contract.errors import ContractError, EnvelopeError, TopicError
@@ -57,6 +58,7 @@ __all__ = [
     "Topic",
     "TopicError",
     "TopicKind",
+    "UsageEnvelope",
     "check_slug",
     "everything",
     "is_slug",

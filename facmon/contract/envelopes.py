@@ -156,6 +156,10 @@ class StateEnvelope(Envelope):
     """The device's profile, so that consumers know what its values mean."""
     report_every_s: Annotated[float, Field(strict=True, gt=0, le=86_400 * 7)] | None = None
     """The longest the gateway lets pass between two data messages of the device, if known."""
+    building: Slug | None = None
+    """Where the device is, as the registry names it (the gateway's configuration says)."""
+    floor: Slug | None = None
+    room: Slug | None = None
 
 
 class CommandEnvelope(Envelope):
@@ -188,8 +192,30 @@ class AlertEnvelope(Envelope):
     severity: Literal["info", "warning", "critical"]
     rule: Slug
     summary: Text
+    rule_kind: Slug | None = None
     device: Slug | None = None
     asset: Slug | None = None
+    building: Slug | None = None
+    room: Slug | None = None
+
+
+class UsageEnvelope(Envelope):
+    """An asset's time in use on one local day so far, published by the API.
+
+    Published again as the day goes on: the newest message of an asset and day holds.
+    """
+
+    kind: ClassVar[TopicKind] = TopicKind.USAGE
+    ts: EpochMs
+    """The start of the day (local midnight of the asset's working calendar)."""
+    day: Annotated[str, StringConstraints(strict=True, pattern=r"^\d{4}-\d{2}-\d{2}$")]
+    asset: Slug
+    device: Slug
+    category: Slug | None = None
+    building: Slug | None = None
+    room: Slug | None = None
+    in_use_s: Annotated[float, Field(strict=True, ge=0, le=86_400 * 2)]
+    observed_s: Annotated[float, Field(strict=True, ge=0, le=86_400 * 2)]
 
 
 class DeadLetterEnvelope(Envelope):
@@ -214,6 +240,7 @@ ENVELOPES: Mapping[TopicKind, type[Envelope]] = {
         CommandEnvelope,
         CommandResultEnvelope,
         AlertEnvelope,
+        UsageEnvelope,
         DeadLetterEnvelope,
     )
 }

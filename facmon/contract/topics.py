@@ -47,11 +47,14 @@ class TopicKind(StrEnum):
     CMD = "cmd"
     CMD_RESULT = "cmd/result"
     ALERTS = "alerts"
+    USAGE = "usage"
     DEADLETTER = "deadletter"
 
 
 _DEVICE_KINDS = {TopicKind.DATA, TopicKind.EVENT, TopicKind.STATE, TopicKind.CMD}
 _RETAINED = {TopicKind.STATUS, TopicKind.STATE}
+_SITE_KINDS = {TopicKind.ALERTS, TopicKind.USAGE}
+"""Kinds published by the API for a whole site: ``{p}/v1/{kind}/{site}``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +63,7 @@ class Topic:
 
     Which identifiers are required depends on ``kind``: ``status`` needs site and gateway;
     ``data``, ``event``, ``state``, ``cmd`` and ``cmd/result`` need site, gateway and device;
-    ``alerts`` needs the site; ``deadletter`` needs none.
+    ``alerts`` and ``usage`` need the site; ``deadletter`` needs none.
 
     Raises:
         TopicError: an identifier is missing, superfluous or not a slug.
@@ -95,8 +98,8 @@ class Topic:
         head = f"{self.prefix}/{VERSION}"
         if self.kind is TopicKind.DEADLETTER:
             return f"{head}/deadletter"
-        if self.kind is TopicKind.ALERTS:
-            return f"{head}/alerts/{self.site}"
+        if self.kind in _SITE_KINDS:
+            return f"{head}/{self.kind.value}/{self.site}"
         if self.kind is TopicKind.STATUS:
             return f"{head}/{self.site}/{self.gateway}/status"
         return f"{head}/{self.site}/{self.gateway}/{self.device}/{self.kind.value}"
@@ -118,8 +121,8 @@ class Topic:
         match parts:
             case ["deadletter"]:
                 return cls(TopicKind.DEADLETTER, prefix=prefix)
-            case ["alerts", site]:
-                return cls(TopicKind.ALERTS, site=site, prefix=prefix)
+            case [("alerts" | "usage") as kind, site]:
+                return cls(TopicKind(kind), site=site, prefix=prefix)
             case [site, gateway, "status"]:
                 return cls(TopicKind.STATUS, site=site, gateway=gateway, prefix=prefix)
             case [site, gateway, device, "cmd", "result"]:
@@ -132,7 +135,7 @@ class Topic:
 def _required(kind: TopicKind) -> frozenset[str]:
     if kind is TopicKind.DEADLETTER:
         return frozenset()
-    if kind is TopicKind.ALERTS:
+    if kind in _SITE_KINDS:
         return frozenset({"site"})
     if kind is TopicKind.STATUS:
         return frozenset({"site", "gateway"})
@@ -160,8 +163,8 @@ def subscription(
     head = f"{prefix}/{VERSION}"
     if kind is TopicKind.DEADLETTER:
         return f"{head}/deadletter"
-    if kind is TopicKind.ALERTS:
-        return f"{head}/alerts/{site}"
+    if kind in _SITE_KINDS:
+        return f"{head}/{kind.value}/{site}"
     if kind is TopicKind.STATUS:
         return f"{head}/{site}/{gateway}/status"
     return f"{head}/{site}/{gateway}/{device}/{kind.value}"

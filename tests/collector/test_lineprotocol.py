@@ -8,8 +8,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from collector.lineprotocol import escape_key, field_value, fields, tags, to_line
-from collector.record import AlertRecord, EventRecord, Record
-from facmon.contract import AlertEnvelope, DataEnvelope, EventEnvelope
+from collector.record import (
+    AlertRecord,
+    EventRecord,
+    HealthRecord,
+    Record,
+    StateRecord,
+    UsageRecord,
+)
+from facmon.contract import (
+    AlertEnvelope,
+    DataEnvelope,
+    EventEnvelope,
+    StateEnvelope,
+    UsageEnvelope,
+)
 
 NS = 1_000_000
 
@@ -100,3 +113,55 @@ def test_alert_lines() -> None:
         "facmon_alerts,device=ups-1,id=a-1,rule=ups_on_battery,severity=critical,site=hq,"
         f'state=firing summary="UPS \\"1\\" on battery" {5 * NS}'
     )
+    placed = envelope.model_copy(update={"rule_kind": "fault", "building": "b1", "room": "r1"})
+    assert to_line(AlertRecord("hq", placed)).startswith(
+        "facmon_alerts,building=b1,device=ups-1,id=a-1,kind=fault,room=r1,rule=ups_on_battery,"
+    )
+
+
+def test_a_placed_device_carries_its_building_floor_and_room_in_key_order() -> None:
+    placed = Record("hq", "gw-1", "ups_1", record({"v": 1.0}).envelope, ("b1", "", "b1-101"))
+    assert to_line(placed).startswith(
+        "ups,building=b1,device=ups_1,gateway=gw-1,room=b1-101,site=hq "
+    )
+    everywhere = Record("hq", "gw-1", "d", record({"v": 1.0}).envelope, ("b1", "b1-2f", "r"))
+    assert ",building=b1,device=d,floor=b1-2f,gateway=gw-1,room=r,site=hq " in to_line(everywhere)
+    event = EventEnvelope.model_validate({"ts": 1, "seq": 2, "type": "door_forced"})
+    line = to_line(EventRecord("hq", "gw-1", "door-1", event, ("b1", "", "r1")))
+    assert line.startswith(
+        "facmon_events,building=b1,device=door-1,gateway=gw-1,room=r1,site=hq,type=door_forced "
+    )
+
+
+def test_state_usage_and_health_lines() -> None:
+    state = StateEnvelope.model_validate(
+        {
+            "state": "offline",
+            "since": 7,
+            "error": 'timeout: "unit 3"',
+            "profile": "ups",
+            "building": "b1",
+            "room": "r1",
+        }
+    )
+    assert to_line(StateRecord("hq", "gw-1", "ups-1", state)) == (
+        "facmon_states,building=b1,device=ups-1,gateway=gw-1,room=r1,site=hq "
+        f'state="offline",error="timeout: \\"unit 3\\"",profile="ups" {7 * NS}'
+    )
+    usage = UsageEnvelope.model_validate(
+        {
+            "ts": 9,
+            "day": "2026-11-27",
+            "asset": "pj-1",
+            "device": "av-1",
+            "category": "office",
+            "in_use_s": 5400,
+            "observed_s": 7200,
+        }
+    )
+    assert to_line(UsageRecord("hq", usage)) == (
+        "facmon_usage,asset=pj-1,category=office,device=av-1,site=hq "
+        f"in_use_h=1.5,observed_h=2.0 {9 * NS}"
+    )
+    health = HealthRecord("c1", 3, {"received": 10, "lag_s": 0.25})
+    assert to_line(health) == f"facmon_collector,collector=c1 received=10i,lag_s=0.25 {3 * NS}"

@@ -43,9 +43,9 @@ def topics(draw: st.DrawFn) -> Topic:
     site = gateway = device = None
     if kind is not TopicKind.DEADLETTER:
         site = draw(slugs)
-    if kind not in {TopicKind.DEADLETTER, TopicKind.ALERTS}:
+    if kind not in {TopicKind.DEADLETTER, TopicKind.ALERTS, TopicKind.USAGE}:
         gateway = draw(slugs)
-    if kind not in {TopicKind.DEADLETTER, TopicKind.ALERTS, TopicKind.STATUS}:
+    if kind not in {TopicKind.DEADLETTER, TopicKind.ALERTS, TopicKind.USAGE, TopicKind.STATUS}:
         device = draw(slugs)
     return Topic(kind, site, gateway, device, prefix)
 
@@ -69,6 +69,7 @@ def test_topic_strings_follow_the_design() -> None:
     assert str(Topic(TopicKind.DATA, "hq", "gw1", "ups-1")) == "facmon/v1/hq/gw1/ups-1/data"
     assert str(Topic(TopicKind.CMD_RESULT, "hq", "gw1", "d")) == "facmon/v1/hq/gw1/d/cmd/result"
     assert str(Topic(TopicKind.ALERTS, "hq")) == "facmon/v1/alerts/hq"
+    assert str(Topic(TopicKind.USAGE, "hq")) == "facmon/v1/usage/hq"
     assert str(Topic(TopicKind.DEADLETTER)) == "facmon/v1/deadletter"
     assert Topic(TopicKind.STATE, "hq", "gw1", "d").retained
     assert not Topic(TopicKind.DATA, "hq", "gw1", "d").retained

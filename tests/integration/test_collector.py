@@ -127,7 +127,7 @@ SKIPPED_OR_OTHER_KINDS = [
         b' "rule": "door_forced", "summary": "Door 1 forced", "device": "d-1"}',
     ),
 ]
-"""Stored in their own measurements (events, alerts) or skipped, never dead letters."""
+"""Stored in their own measurements (states, events, alerts) or skipped, never dead letters."""
 
 
 def test_a_malformed_corpus_ends_in_the_dead_letter_and_good_data_is_stored(
@@ -179,10 +179,11 @@ def test_a_malformed_corpus_ends_in_the_dead_letter_and_good_data_is_stored(
 
         wait_for(stored, 30, f"{seq} good readings in InfluxDB", [collector])
         kinds = influxdb.query(
-            "SELECT count(facmon_seq) FROM facmon_events; SELECT count(summary) FROM facmon_alerts",
+            "SELECT count(facmon_seq) FROM facmon_events; SELECT count(summary) FROM facmon_alerts;"
+            " SELECT count(state) FROM facmon_states",
             db=influx_db,
         )["results"]
-        assert [r["series"][0]["values"][0][1] for r in kinds] == [1, 1]
+        assert [r["series"][0]["values"][0][1] for r in kinds] == [1, 1, 1]
         wait_for(lambda: len(dead) >= len(BAD) or None, 30, "every dead letter", [collector])
         collector.assert_running()
         exported = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
@@ -191,7 +192,7 @@ def test_a_malformed_corpus_ends_in_the_dead_letter_and_good_data_is_stored(
         client.loop_stop()
         client.disconnect()
     assert f"facmon_collector_dead_letters_total {float(len(BAD))}" in exported
-    assert f"facmon_collector_records_stored_total {float(seq + 2)}" in exported
+    assert f"facmon_collector_records_stored_total {float(seq + 3)}" in exported
     received = seq + len(BAD) + len(SKIPPED_OR_OTHER_KINDS)
     assert f"facmon_collector_messages_total {float(received)}" in exported
     assert "facmon_collector_write_seconds_bucket" in exported

@@ -7,11 +7,24 @@ from pathlib import Path
 import pytest
 
 from collector.config import InfluxSinkConfig
-from collector.record import AlertRecord, EventRecord, Record
+from collector.record import (
+    AlertRecord,
+    EventRecord,
+    HealthRecord,
+    Record,
+    StateRecord,
+    UsageRecord,
+)
 from collector.sinks import AGGREGATES, SinkError, SinkRejected
 from collector.sinks.influx import InfluxReader, InfluxSink
 from collector.sinks.sqlite import SqliteReader, SqliteSink
-from facmon.contract import AlertEnvelope, DataEnvelope, EventEnvelope
+from facmon.contract import (
+    AlertEnvelope,
+    DataEnvelope,
+    EventEnvelope,
+    StateEnvelope,
+    UsageEnvelope,
+)
 from tests.integration.services import InfluxDBServer
 
 pytestmark = pytest.mark.integration
@@ -165,3 +178,51 @@ async def test_events_in_one_millisecond_and_alerts_are_all_stored(
     )
     assert latest is not None
     assert latest.measurement == "m"  # not the event measurement
+
+
+async def test_states_usage_and_the_collectors_health_are_stored_for_grafana(
+    influxdb: InfluxDBServer, influx_db: str
+) -> None:
+    sink = InfluxSink(InfluxSinkConfig(url=influxdb.url, database=influx_db))
+    place = {"building": "b1", "room": "r1"}
+    states = [
+        StateEnvelope.model_validate({"state": state, "since": since, **place})
+        for state, since in [("online", 1_000), ("offline", 5_000)]
+    ]
+    usage = [
+        UsageEnvelope.model_validate(
+            {
+                "ts": 0,
+                "day": "1970-01-01",
+                "asset": "pj-1",
+                "device": "av-1",
+                "category": "office",
+                "in_use_s": in_use,
+                "observed_s": 7200.0,
+                **place,
+            }
+        )
+        for in_use in (1800, 3600)  # the same day told again, later: the newest holds
+    ]
+    placed = Record("hq", "gw-1", "av-1", record(3_000, {"v": 1.0}).envelope, ("b1", "", "r1"))
+    await sink.write(
+        [
+            *(StateRecord("hq", "gw-1", "av-1", s) for s in states),
+            *(UsageRecord("hq", u) for u in usage),
+            HealthRecord("c1", 4_000, {"received": 3, "lag_s": 0.5}),
+            placed,
+        ]
+    )
+    await sink.close()
+    result = influxdb.query(
+        'SELECT last("state") FROM facmon_states WHERE "room" = \'r1\'; '
+        'SELECT "in_use_h", "observed_h", "category" FROM facmon_usage; '
+        'SELECT "received", "lag_s" FROM facmon_collector WHERE "collector" = \'c1\'; '
+        'SELECT "v" FROM "m" WHERE "building" = \'b1\' AND "room" = \'r1\'',
+        db=influx_db,
+        epoch="ms",
+    )["results"]
+    assert result[0]["series"][0]["values"] == [[5_000, "offline"]]
+    assert result[1]["series"][0]["values"] == [[0, 1.0, 2.0, "office"]]
+    assert result[2]["series"][0]["values"] == [[4_000, 3, 0.5]]
+    assert result[3]["series"][0]["values"] == [[3_000, 1.0]]
