@@ -252,6 +252,48 @@ def profiles_check(
         raise typer.Exit(1)
 
 
+dashboards_app = typer.Typer(help="Build and check the Grafana dashboards.", no_args_is_help=True)
+app.add_typer(dashboards_app, name="dashboards")
+DashboardsDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--output", "-o", help="Directory of the JSON files [default: dashboards/generated]."
+    ),
+]
+
+
+@dashboards_app.command("build")
+def dashboards_build(output: DashboardsDir = None) -> None:
+    """Write one <uid>.json per dashboard, generated from the code in dashboards/."""
+    from dashboards.catalog import GENERATED_DIR, differences, write  # noqa: PLC0415
+
+    directory = output or GENERATED_DIR
+    for path in write(directory):
+        typer.echo(f"wrote {_shown(path)}")
+    for difference in differences(directory):
+        typer.echo(f"warning: {difference}", err=True)
+
+
+@dashboards_app.command("check")
+def dashboards_check(output: DashboardsDir = None) -> None:
+    """Compare the JSON files with the code; name each that differs, is missing or extra."""
+    from dashboards.catalog import BUILDERS, GENERATED_DIR, differences  # noqa: PLC0415
+
+    directory = output or GENERATED_DIR
+    found = differences(directory)
+    for difference in found:
+        typer.echo(f"{_shown(directory / difference.file)} {difference.reason}", err=True)
+    if found:
+        typer.echo("run `facmon dashboards build` and commit the result", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"ok  {len(BUILDERS)} dashboards in {_shown(directory)} match the code")
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the working directory when it is below it."""
+    return path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+
+
 @app.command()
 def probe(
     host: Annotated[str, typer.Option(help="Device or serial server address.")],
