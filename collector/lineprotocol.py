@@ -4,10 +4,11 @@ Escaping follows the line protocol reference: in measurements, commas and spaces
 keys, tag values and field keys, commas, equals signs and spaces; in string field values,
 double quotes and backslashes. Tags are written sorted by key, as InfluxDB prefers.
 
-Timestamps are in nanoseconds (``precision=ns``) although envelopes carry milliseconds: an
-event's time is offset by its ``seq`` modulo a million nanoseconds, so that two events of one
-device and type in the same millisecond (devices with one-second clocks do this) are two
-points rather than one overwriting the other, while a replay still overwrites itself.
+Timestamps are in nanoseconds (``precision=ns``) although envelopes carry milliseconds: a
+reading's or an event's time is offset by its ``seq`` modulo a million nanoseconds, so that
+two of one device in the same millisecond are two points rather than one overwriting the
+other (devices with one-second clocks do this; so does a gateway whose wall clock is set
+back over time it has already reported), while a replay still overwrites itself.
 
 This runs for every point stored, so the common case is kept cheap: escaped names are
 cached, and the numbers of a record are formatted in one ``orjson`` call (the shortest
@@ -128,7 +129,8 @@ def _data_line(record: Record) -> str:
         tag_text = _placed(record.where, device, gateway, site)
     else:  # the usual case, kept to one format
         tag_text = f",device={device},gateway={gateway},site={site}"
-    return f"{measurement}{tag_text} {','.join(parts)} {envelope.ts * _NS}"
+    ts = envelope.ts * _NS + envelope.seq % _NS
+    return f"{measurement}{tag_text} {','.join(parts)} {ts}"
 
 
 def _placed(where: Where, device: str, gateway: str, site: str) -> str:

@@ -157,6 +157,15 @@ class Gateway:
             self.spool.depth,
             self.spool.seq,
         )
+        own = f"{self.config.site}/{self.config.gateway}"
+        user = self.config.uplink.username
+        if user is not None and user != own:
+            log.warning(
+                "broker user %r is not %r: on the shipped broker ACL a gateway may publish "
+                "only under its own site/gateway, so its messages would be dropped",
+                user,
+                own,
+            )
         if self.config.metrics_port is not None:
             start_http_server(self.config.metrics_port, registry=self.metrics.registry)
         try:

@@ -7,6 +7,7 @@
 #   initdb, postgres          -> postgresql (the server programs stay in
 #                                /usr/lib/postgresql/*/bin, off PATH)
 #   chromium, chromedriver    -> chromium, chromium-driver (the status page's tests)
+#   faketime                  -> faketime (libfaketime: the wall clock jumps in tests/faults)
 #
 # The tests start their own Mosquitto/InfluxDB instances on free ports (see
 # tests/integration/services.py), so the system services must NOT be running:
@@ -30,6 +31,7 @@ readonly REQUIREMENTS=(
     initdb:postgresql
     chromium:chromium
     chromedriver:chromium-driver
+    faketime:faketime
 )
 
 # True if $1 is on PATH or in an sbin directory (often not on a user's PATH).

@@ -44,7 +44,7 @@ def test_types_and_tag_order() -> None:
     line = to_line(record({"v": 230.5, "n": 3, "on": True, "s": "ok"}))
     assert line == (
         "ups,device=ups_1,gateway=gw-1,site=hq "
-        'v=230.5,n=3i,on=true,s="ok",facmon_seq=42i 1700000000123000000'
+        'v=230.5,n=3i,on=true,s="ok",facmon_seq=42i 1700000000123000042'
     )
 
 
@@ -95,6 +95,18 @@ def test_events_keep_same_millisecond_events_apart_by_seq() -> None:
     )
     assert second.rsplit(" ", 1)[1] == str(1_000 * NS + 8)
     assert event(7) == first  # a replay lands on the same point
+
+
+def test_readings_in_one_millisecond_stay_apart_and_replays_overwrite() -> None:
+    def reading(seq: int) -> str:
+        envelope = DataEnvelope.model_validate(
+            {"ts": 1_000, "seq": seq, "measurement": "ups", "values": {"v": 1.0}}
+        )
+        return to_line(Record("hq", "gw-1", "ups-1", envelope)).rsplit(" ", 1)[1]
+
+    # A gateway whose clock was set back reports again over time it already reported.
+    assert reading(7) != reading(8)
+    assert reading(7) == reading(7) == str(1_000 * NS + 7)
 
 
 def test_alert_lines() -> None:

@@ -24,8 +24,16 @@ class FacmonProcess:
 
     started: list[FacmonProcess] = []  # noqa: RUF012 - every instance started, for clean-up
 
-    def __init__(self, workdir: Path, command: str, config: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        command: str,
+        config: dict[str, Any],
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.command = command
+        self.env = env or {}
+        """More environment (secrets, as production passes them)."""
         self.config_path = workdir / f"{command}.yaml"
         self.config_path.write_text(yaml.safe_dump(config))
         self.log_path = workdir / f"{command}.log"
@@ -46,7 +54,7 @@ class FacmonProcess:
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
             )
         FacmonProcess.started.append(self)
         return self

@@ -1,4 +1,4 @@
-"""Fixtures that run real Mosquitto and InfluxDB servers for integration tests.
+"""Fixtures that run real Mosquitto, InfluxDB and PostgreSQL servers for the tests.
 
 The servers are session-scoped: started once, on free ports, in
 ``tmp_path_factory`` directories, and stopped when the session ends.  Tests
