@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr, field_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -12,6 +14,22 @@ from facmon.config import ConfigModel
 from facmon.contract import DEFAULT_PREFIX
 from facmon.contract.topics import check_prefix
 from facmon.mqtt import BrokerConfig
+
+
+class TlsConfig(ConfigModel):
+    """A certificate and its private key, PEM files."""
+
+    certfile: Path
+    """The certificate (with its chain)."""
+    keyfile: Path
+    """Its private key; keep it readable by the API's user only."""
+
+    @field_validator("certfile", "keyfile")
+    @classmethod
+    def _readable(cls, value: Path) -> Path:
+        if not value.is_file():
+            raise ValueError(f"{value} is not a readable file")
+        return value
 
 
 class ApiConfig(ConfigModel):
@@ -38,6 +56,13 @@ class ApiConfig(ConfigModel):
     the demo); otherwise create tokens with `facmon api create-token`."""
     alerts: AlertsConfig = AlertsConfig()
     """Detection rules, and the teams told about alerts (see docs/alerts.md)."""
+    tls: TlsConfig | None = None
+    """Serve HTTPS with this certificate (else plain HTTP, e.g. behind a TLS proxy)."""
+    failed_auth_limit: int = Field(default=20, ge=1, le=100_000)
+    """Unknown or revoked tokens one client address may present within
+    `failed_auth_window_s` before it is answered 429 (Retry-After) for the rest of it."""
+    failed_auth_window_s: float = Field(default=60.0, gt=0, le=86_400)
+    """The window of `failed_auth_limit`, in seconds."""
 
     @field_validator("database")
     @classmethod

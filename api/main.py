@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.alerts.manager import Alerting
+from api.auth import FailedLogins
 from api.config import ApiConfig
 from api.listing import CachedAnswers, asset_listing
 from api.live import LiveFeed, LiveState
@@ -45,6 +46,8 @@ class Services:
     """Set when the server shuts down: open event streams end."""
     alerting: Alerting | None = None
     """Detection and alerts (None in tests that do not need them)."""
+    failed_logins: FailedLogins = field(default_factory=FailedLogins)
+    """Failed authentications per client address (guessing tokens is slowed down)."""
 
 
 def create_app(services: Services) -> FastAPI:
@@ -107,6 +110,7 @@ class ApiService:
             sessions,
             TokenVerifier(sessions),
             config.stale_after_s,
+            failed_logins=FailedLogins(config.failed_auth_limit, config.failed_auth_window_s),
         )
         self.app = create_app(self.services)
         alerting = Alerting(
@@ -125,6 +129,8 @@ class ApiService:
                 port=config.port,
                 log_config=None,
                 access_log=False,
+                ssl_certfile=config.tls.certfile if config.tls else None,
+                ssl_keyfile=config.tls.keyfile if config.tls else None,
                 timeout_graceful_shutdown=GRACE_S,
             )
         )

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 import struct
 import time
 from collections.abc import Callable, Iterable
@@ -241,7 +240,7 @@ class BrokerSession:
 
     async def _session(self) -> None:
         loop = asyncio.get_running_loop()
-        context = ssl.create_default_context() if self.broker.tls else None
+        context = self.broker.tls_context()
         self._connection += 1
         async with asyncio.timeout(30):
             transport, link = await loop.create_connection(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -38,6 +39,9 @@ class BrokerConfig(ConfigModel):
     """Password; set it through the environment, never in the file."""
     keepalive_s: int = Field(default=30, ge=5, le=3600)
     """MQTT keep-alive interval in seconds."""
+    ca_file: Path | None = None
+    """With `mqtts://`: the CA certificate(s) that signed the broker's, PEM (a private CA);
+    the system's CAs when absent."""
 
     @property
     def host(self) -> str:
@@ -55,6 +59,16 @@ class BrokerConfig(ConfigModel):
         """Whether the connection uses TLS."""
         return urlsplit(self.url).scheme == "mqtts"
 
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The TLS context for ``mqtts://``; None for ``mqtt://``.
+
+        The broker's certificate and host name are verified against ``ca_file``, or the
+        system's CAs.
+        """
+        if not self.tls:
+            return None
+        return ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+
 
 def async_client(broker: BrokerConfig, **options: Any) -> aiomqtt.Client:
     """Return an aiomqtt client for ``broker`` (credentials, TLS, keep-alive, 10 s timeout).
@@ -68,7 +82,7 @@ def async_client(broker: BrokerConfig, **options: Any) -> aiomqtt.Client:
         username=broker.username,
         password=password,
         keepalive=broker.keepalive_s,
-        tls_context=ssl.create_default_context() if broker.tls else None,
+        tls_context=broker.tls_context(),
         timeout=10,
         **options,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -114,6 +115,16 @@ def wait_for(
     raise AssertionError(
         f"timed out after {timeout} s waiting for {what} (last error: {last_error!r})\n{logs}"
     )
+
+
+def readings_stored(path: Path, at_least: int) -> int | None:
+    """The readings in the SQLite telemetry store at ``path`` once there are ``at_least``."""
+    with sqlite3.connect(path) as db:
+        try:
+            (count,) = db.execute("SELECT count(*) FROM readings").fetchone()
+        except sqlite3.OperationalError:  # not created yet
+            return None
+    return int(count) if count >= at_least else None
 
 
 def start_api(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 import subprocess
 import threading
 import time
@@ -24,7 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from tests.integration.processes import FacmonProcess, wait_for
+from tests.integration.processes import FacmonProcess, readings_stored, wait_for
 from tests.integration.services import HOST, MosquittoServer, free_port
 
 pytestmark = pytest.mark.integration
@@ -230,18 +229,17 @@ def test_the_gateway_and_collector_work_through_it(broker: ShippedBroker, tmp_pa
     for process in (sim, collector, gateway):
         process.start()
     try:
-
-        def stored() -> int | None:
-            with sqlite3.connect(tmp_path / "telemetry.db") as db:
-                try:
-                    (count,) = db.execute("SELECT count(*) FROM readings").fetchone()
-                except sqlite3.OperationalError:  # not created yet
-                    return None
-            return count if count >= 10 else None
-
-        wait_for(stored, 30, "readings stored through the shipped ACL", [gateway, collector])
+        wait_for(
+            lambda: readings_stored(tmp_path / "telemetry.db", 10),
+            30,
+            "readings stored through the shipped ACL",
+            [gateway, collector],
+        )
         assert "not authori" not in gateway.log(100_000).lower()
-        assert "Traceback" not in gateway.log(100_000) + collector.log(100_000)
+        logs = gateway.log(10_000_000) + collector.log(10_000_000)
+        assert "Traceback" not in logs
+        assert ACCOUNTS["hq/gw-a"] not in logs
+        assert ACCOUNTS["collector"] not in logs
     finally:
         for process in (sim, gateway, collector):
             process.kill()
