@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -136,13 +137,24 @@ class DeviceTemplate(_DeviceSettings):
     units: str
     """Unit ids: ``1-32``, ``1,2,5-8``."""
 
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        # str.format would raise KeyError, IndexError, ... for other fields, or pad to any width
+        for _, field, spec, conversion in string.Formatter().parse(value):
+            if field is not None and (
+                field != "unit" or conversion or not re.fullmatch(r"([0-9]{0,2}d)?", spec or "")
+            ):
+                raise ValueError(f"id {value!r} may hold {{unit}} or {{unit:02d}}, nothing else")
+        return value
+
     @field_validator("units")
     @classmethod
     def _units(cls, value: str) -> str:
         if not _UNITS.match(value.replace(" ", "")):
             raise ValueError(f"units {value!r} must look like 1-32 or 1,2,5-8")
-        for unit in _expand(value):
-            if not 0 <= unit <= 255:
+        for unit in re.findall(r"\d+", value):  # before expanding: 1-99999999999 is a lot
+            if len(unit) > 3 or not 0 <= int(unit) <= 255:
                 raise ValueError(f"unit id {unit} is outside 0..255")
         return value
 
@@ -190,6 +202,9 @@ class SpoolConfig(ConfigModel):
     """SQLite file; empty (null) keeps the spool in memory (lost on restart)."""
     max_mb: float = Field(default=512.0, gt=0)
     """Largest spool, in MiB of payload; past it the oldest messages are dropped (counted)."""
+    memory_messages: int = Field(default=100_000, ge=10, le=10_000_000)
+    """Messages held in memory while the spool cannot be written (disk full, read-only);
+    past it the oldest are dropped (counted in `dropped`)."""
 
 
 class GatewayConfig(ConfigModel):

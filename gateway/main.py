@@ -100,7 +100,14 @@ class Gateway:
         self.config = config
         self.metrics = GatewayMetrics()
         self.spool = Spool(config.spool.path, int(config.spool.max_mb * 1024 * 1024))
-        self.uplink = Uplink(config.uplink, config.site, config.gateway, config.prefix, self.spool)
+        self.uplink = Uplink(
+            config.uplink,
+            config.site,
+            config.gateway,
+            config.prefix,
+            self.spool,
+            buffer_limit=config.spool.memory_messages,
+        )
         self.endpoints: dict[str, list[ModbusEndpoint]] = {}
         for bus in config.buses:
             connections = bus.connections if isinstance(bus, TcpBus) else 1

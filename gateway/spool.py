@@ -8,6 +8,7 @@ payload; past it the oldest messages are dropped, and every drop is counted (per
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,7 +110,7 @@ class Spool:
             self._db.execute("UPDATE counters SET value = ? WHERE name = 'seq'", (seq,))
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise SpoolError(f"spool {self.path}: {exc}") from None
         self.seq = seq
         self.depth += len(rows) - dropped[0]
@@ -170,10 +171,16 @@ class Spool:
             )
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise SpoolError(f"spool {self.path}: {exc}") from None
         self.depth -= size[0]
         self.bytes -= size[1]
+
+    def _rollback(self) -> None:
+        """Undo the transaction, if SQLite has not already (it has after an I/O error)."""
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # the write failed: that is reported
+                self._db.execute("ROLLBACK")
 
     def close(self) -> None:
         """Close the file."""

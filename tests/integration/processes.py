@@ -60,6 +60,12 @@ class FacmonProcess:
         FacmonProcess.started.append(self)
         return self
 
+    @property
+    def pid(self) -> int:
+        """The process id (it must have been started)."""
+        assert self._proc is not None
+        return self._proc.pid
+
     def kill(self) -> None:
         """SIGKILL the process if it still runs (clean-up after a failed test)."""
         if self._proc is not None and self._proc.poll() is None:
