@@ -318,6 +318,7 @@ def test_a_million_points_survive_an_influxdb_outage_and_a_collector_sigkill(
     counts = dict(zip(series["columns"], series["values"][0], strict=True))
     points = sum(counts[f"count_v{k}"] for k in range(fields))
     assert points == total * fields == 1_000_000  # every point, none missing
+    print(f"\n{points:,} points through an InfluxDB outage and a collector SIGKILL, 0 lost")
 
 
 def test_memory_stays_bounded_while_a_backlog_drains(

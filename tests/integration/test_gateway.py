@@ -183,6 +183,7 @@ def test_every_seq_arrives_across_a_30_second_broker_outage(
     assert final > outage_started + 100  # 30 s at 4 readings/s were spooled
     assert set(range(1, spooled_in_outage + 1)) <= set(subscriber.seqs())  # and all delivered
     assert "spooling until it is back" in gateway.log(100_000)
+    print(f"\n{final} messages, {spooled_in_outage - outage_started} spooled in the outage, 0 lost")
 
 
 def test_nothing_is_lost_when_the_gateway_is_killed_while_the_broker_is_down(
@@ -219,6 +220,7 @@ def test_nothing_is_lost_when_the_gateway_is_killed_while_the_broker_is_down(
         )
     assert spooled_at_kill >= 15  # 3 s at 5 readings/s were in the spool when it was killed
     assert set(range(1, spooled_at_kill + 1)) <= set(subscriber.seqs())  # and all delivered
+    print(f"\n{spooled_at_kill} messages in the spool at SIGKILL, all delivered after restart")
 
 
 def test_hung_and_garbage_devices_do_not_delay_their_neighbours(
