@@ -39,6 +39,8 @@ WINDOW = 256
 """Messages published before waiting for their acknowledgements; paho keeps their order."""
 FLUSH_S = 0.05
 """How often the send buffer is committed to the spool."""
+FAREWELL_S = 2.0
+"""How long a stopping gateway goes on sending what it holds before it lets go."""
 
 
 class Uplink:
@@ -170,6 +172,7 @@ class Uplink:
                                 group.create_task(self._listen(client))
                     finally:
                         self.connected.clear()
+                        await self._send_what_is_left(client)
                         await _announce_offline(client, self.status_topic)
             except* aiomqtt.MqttError as errors:
                 exc = errors.exceptions[0]
@@ -222,6 +225,24 @@ class Uplink:
                 log.error("cannot remove published messages from the spool: %s", exc)
                 await asyncio.sleep(1)
             self.published += len(batch)
+
+    async def _send_what_is_left(self, client: aiomqtt.Client) -> None:
+        """On the way out (stopped, or the link lost), send what is held, for a moment.
+
+        Stopping a gateway then leaves nothing behind in its spool in the usual case; what
+        is still there after ``FAREWELL_S`` (or cannot be sent) goes at the next start.
+        """
+        self.flush()
+        try:
+            async with asyncio.timeout(FAREWELL_S):
+                while batch := self.spool.peek(WINDOW):
+                    await asyncio.gather(
+                        *(client.publish(m.topic, m.payload, qos=1, retain=m.retain) for m in batch)
+                    )
+                    self.spool.remove(batch)
+                    self.published += len(batch)
+        except (aiomqtt.MqttError, TimeoutError, SpoolError):
+            pass  # kept in the spool: sent at the next connection
 
 
 async def _announce_offline(client: aiomqtt.Client, topic: str) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.accounting import all_stored
+from tests.faults.accounting import all_stored, spool_left
 from tests.integration.processes import FacmonProcess, wait_for
 from tests.integration.services import InfluxDBServer, MosquittoServer, free_port
 
@@ -189,6 +189,7 @@ def test_reset_connections_and_a_slow_device_cost_no_message(
         assert gateway.stop(signal.SIGTERM) == 0
 
         sent = all_stored(influxdb, influx_db, tmp_path / "spool.db", collector, 30)
+        assert spool_left(tmp_path / "spool.db")[1] == set()  # sent before it let go
         # The slow device never answered in time: it is reported, not waited for.
         states = influxdb.query(
             'SELECT "state", "error" FROM "facmon_states" WHERE "device" = \'b1\'',
