@@ -124,7 +124,11 @@ def _store(
     elif raw in point.invalid:
         quality[point.name] = "bad"
         return
-    values[point.name] = engineering(point, raw)
+    value = engineering(point, raw)
+    if isinstance(value, float) and not math.isfinite(value):  # a huge raw value, scaled
+        quality[point.name] = "bad"
+        return
+    values[point.name] = value
 
 
 def registers_to_bytes(registers: Sequence[int]) -> bytes:

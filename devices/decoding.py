@@ -40,7 +40,10 @@ def decode_point(point: Point, raw: Sequence[int] | Sequence[bool]) -> dict[str,
             raise CodecError(f"{point.name}: {value} is not a finite number")
         if point.type is PointType.FLOAT32:
             value = float(f"{value:.7g}")
-    return {point.name: engineering(point, value)}
+    scaled = engineering(point, value)
+    if isinstance(scaled, float) and not math.isfinite(scaled):
+        raise CodecError(f"{point.name}: {value} scales to {scaled}, not a finite number")
+    return {point.name: scaled}
 
 
 def engineering(point: Point, raw: int | float | str) -> Value:
@@ -92,6 +95,8 @@ def encode_point(point: Point, value: Value) -> list[int] | list[bool]:
     if point.enum and value not in point.enum:
         raise CodecError(f"{point.name}: {value} is not one of {sorted(point.enum)}")
     raw = (value - point.offset) / point.scale
+    if not math.isfinite(raw):  # a huge value over a small scale: round() would overflow
+        raise CodecError(f"{point.name}: {value} does not fit {point.type}")
     if point.type not in (PointType.FLOAT32, PointType.FLOAT64):
         raw = round(raw)
     return encode(raw, point.type, point.order, point.length)

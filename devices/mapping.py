@@ -80,12 +80,15 @@ def _coerce(point: Point, raw: Any) -> Value | None:
         return None
     if point.type in INTEGER_TYPES and isinstance(raw, float) and raw.is_integer():
         raw = int(raw)
-    return engineering(point, raw)
+    value = engineering(point, raw)
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _scalar(value: Any) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
+    if isinstance(value, int):  # the contract carries 64-bit integers (bools pass too)
+        return -(2**63) <= value < 2**63
     return isinstance(value, bool | int | str) and not (
         isinstance(value, str) and len(value) > 1024
     )

@@ -41,7 +41,10 @@ Value = bool | int | float | str
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    # no NaN or infinity: an infinite offset or scale made the decoder raise ValueError
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False
+    )
 
 
 class Table(StrEnum):
@@ -188,6 +191,8 @@ class Point(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> Point:
+        if self.scale == 0:
+            raise FieldError("scale cannot be 0 (a written value is divided by it)", "scale")
         if self.table is not None:
             self._check_modbus(self.table)
         if self.flags and self.type is not PointType.BITFIELD:

@@ -61,29 +61,50 @@ def _read_yaml(path: Path) -> tuple[Any, dict[tuple[str | int, ...], int]]:
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        line = text.count("\n", 0, exc.position) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        problem = f"unacceptable character #x{code:04x}: {exc.reason}"
+        raise ConfigError(f"{path}:{line}: invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{path}{where}: invalid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid YAML: nested too deeply") from None
+    except (ValueError, LookupError, AttributeError) as exc:
+        # PyYAML's constructors, for a scalar its tag cannot hold: 2024-13-45 (ValueError),
+        # an int of 5,000 digits (ValueError), !!bool x (KeyError), !!int '' (IndexError),
+        # !!timestamp x (AttributeError)
+        raise ConfigError(f"{path}: invalid YAML: a value does not fit its type ({exc})") from None
     finally:
         loader.dispose()
     lines: dict[tuple[str | int, ...], int] = {}
     if node is not None:
-        _index_lines(node, (), lines)
+        _index_lines(node, lines)
     return data, lines
 
 
-def _index_lines(
-    node: yaml.Node, loc: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]
-) -> None:
-    lines[loc] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            _index_lines(value_node, (*loc, str(key_node.value)), lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _index_lines(item, (*loc, index), lines)
+def _index_lines(root: yaml.Node, lines: dict[tuple[str | int, ...], int]) -> None:
+    """Record the line of every value, visiting each node once.
+
+    An alias is the node it names: a self-referring alias would recurse forever, and nested
+    aliases (a "billion laughs") would be walked exponentially often. Where an alias is
+    used again, its values take the line of the anchored value.
+    """
+    stack: list[tuple[yaml.Node, tuple[str | int, ...]]] = [(root, ())]
+    seen: set[int] = set()
+    while stack:
+        node, loc = stack.pop()
+        lines.setdefault(loc, node.start_mark.line + 1)
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            stack.extend((value, (*loc, str(key.value))) for key, value in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*loc, index)) for index, item in enumerate(node.value))
 
 
 def _apply_env(data: dict[str, Any], env: Mapping[str, str], fields: set[str]) -> list[str]:
@@ -192,5 +213,8 @@ def _as_written(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
 def _field_path(loc: tuple[Any, ...]) -> str:
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        name = str(part)
+        if not name.isprintable() or name.strip() != name or not name:
+            name = repr(name)  # a key with a line break, or blank: quoted, so that it shows
+        text += f"[{part}]" if isinstance(part, int) else (f".{name}" if text else name)
     return text or "(top level)"

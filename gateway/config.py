@@ -7,10 +7,11 @@ import string
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from facmon.config import ConfigModel, FieldError
 from facmon.contract import DEFAULT_PREFIX, Slug
+from facmon.contract.envelopes import describe
 from facmon.contract.topics import check_prefix, is_slug
 from facmon.mqtt import BrokerConfig
 
@@ -157,6 +158,14 @@ class DeviceTemplate(_DeviceSettings):
             if len(unit) > 3 or not 0 <= int(unit) <= 255:
                 raise ValueError(f"unit id {unit} is outside 0..255")
         return value
+
+    @model_validator(mode="after")
+    def _expands(self) -> DeviceTemplate:
+        try:
+            self.devices()
+        except ValidationError as exc:
+            raise ValueError(f"id {self.id!r} makes invalid devices: {describe(exc)}") from None
+        return self
 
     def devices(self) -> list[DeviceConfig]:
         """Return one device per unit id."""

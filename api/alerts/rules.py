@@ -375,12 +375,18 @@ def load_rules(*paths: Path) -> RuleSet:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise RulesError(f"{path}: cannot be read: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise RulesError(f"{path}: not UTF-8: {exc}") from None
         except yaml.YAMLError as exc:
             raise RulesError(f"{path}: not YAML: {exc}") from None
+        except RecursionError:
+            raise RulesError(f"{path}: not YAML: nested too deeply") from None
+        except (ValueError, LookupError, AttributeError) as exc:  # see facmon.config._read_yaml
+            raise RulesError(f"{path}: not YAML: a value does not fit its type ({exc})") from None
         data = {} if data is None else data
         if not isinstance(data, dict):
             raise RulesError(f"{path}: expected a mapping of rules, calendars, places, inhibit")
-        unknown = sorted(set(data) - {"rules", "calendars", "places", "inhibit"})
+        unknown = sorted(map(str, set(data) - {"rules", "calendars", "places", "inhibit"}))
         if unknown:
             raise RulesError(f"{path}: {unknown[0]}: unknown section")
         for key, kind in (

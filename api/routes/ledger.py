@@ -155,16 +155,16 @@ def _read_csv(body: bytes) -> list[list[str]]:
 def _read_xlsx(body: bytes) -> list[list[str]]:
     from openpyxl import load_workbook  # noqa: PLC0415 - only imports need it
 
-    try:
+    try:  # a read-only book parses its sheet while rows are read: bad XML shows up there too
         book = load_workbook(io.BytesIO(body), read_only=True, data_only=True)
+        sheet = book.worksheets[0]
+        table = [
+            [_text(cell) for cell in row]
+            for row in sheet.iter_rows(values_only=True)
+            if any(cell not in (None, "") for cell in row)
+        ]
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a bad file
         raise Unreadable(f"not an XLSX file: {exc.__class__.__name__}") from None
-    sheet = book.worksheets[0]
-    table = [
-        [_text(cell) for cell in row]
-        for row in sheet.iter_rows(values_only=True)
-        if any(cell not in (None, "") for cell in row)
-    ]
     book.close()
     return table
 
@@ -181,14 +181,21 @@ def _text(cell: object) -> str:
     return str(cell)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A text cell starting so is taken for a formula by spreadsheet programs (CSV injection)."""
+
+
 def _cell(value: object) -> object:
     if value is None:
         return ""
     if isinstance(value, list):
-        return TAG_SEPARATOR.join(value)
+        value = TAG_SEPARATOR.join(value)
     if isinstance(value, date | Decimal):
         return str(value)
-    return getattr(value, "value", value)
+    value = getattr(value, "value", value)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value  # shown as text, and read back without the quote
+    return value
 
 
 async def _apply(request: Request, table: list[list[str]], *, dry_run: bool) -> ImportReport:
@@ -268,6 +275,8 @@ def _parse_row(
         cell = raw.strip()
         if cell == "":
             continue  # the default, as if the column were absent
+        if cell[:1] == "'" and cell[1:].startswith(FORMULA_STARTS):
+            cell = cell[1:]  # quoted on export so that no spreadsheet runs it
         if name == "tags":
             values[name] = [t.strip() for t in cell.split(TAG_SEPARATOR) if t.strip()]
         else:

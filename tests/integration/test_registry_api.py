@@ -514,8 +514,11 @@ async def test_a_5000_row_ledger_imports_in_seconds_and_bad_rows_are_named(
     print(f"5,000-row ledger: dry run and import in {elapsed:.2f} s")
     assert (await http.get("/api/v1/assets?limit=1", headers=admin)).json()["total"] == 5000
 
+    formula = {"name": '=HYPERLINK("http://evil","x")'}
+    assert (await http.patch("/api/v1/assets/pc-00001", json=formula, headers=admin)).is_success
     exported = await http.get("/api/v1/assets/export", headers=headers["viewer"])
     assert exported.content.startswith("\ufeff".encode())
+    assert "'=HYPERLINK" in exported.text  # a spreadsheet shows it as text, does not run it
     again = await http.post(
         "/api/v1/assets/import?dry_run=false", content=exported.content, headers=csv_type
     )
@@ -525,6 +528,8 @@ async def test_a_5000_row_ledger_imports_in_seconds_and_bad_rows_are_named(
     xlsx = {**admin, "Content-Type": book.headers["content-type"]}
     back = await http.post("/api/v1/assets/import?dry_run=true", content=book.content, headers=xlsx)
     assert (back.json()["updated"], back.json()["errors"]) == (5000, [])
+    kept = (await http.get("/api/v1/assets/pc-00001", headers=admin)).json()["asset"]["name"]
+    assert kept == formula["name"]  # the CSV import read it back without the quote
     one = (await http.get("/api/v1/assets/pc-00042", headers=admin)).json()["asset"]
     assert (one["name"], one["cost"], one["tags"]) == ("办公电脑 42", "4999.00", ["it", "desk"])
 
