@@ -108,7 +108,13 @@ def require(role: Role) -> Any:
             raise HTTPException(403, f"this needs the {role} role; the token has {held}")
         return held
 
+    check.guarded = True  # type: ignore[attr-defined]
     return Depends(check)
+
+
+def guarded(dependant: Any) -> bool:
+    """Whether a route's dependencies include a token check (so it may answer 401/429)."""
+    return any(getattr(d.call, "guarded", False) or guarded(d) for d in dependant.dependencies)
 
 
 Viewer = require(Role.VIEWER)

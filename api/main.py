@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -69,7 +71,28 @@ def create_app(services: Services) -> FastAPI:
     app.mount("/ui", StaticFiles(packages=[("api", "ui")]), name="ui")
     for router in registry.routers:
         app.include_router(router)
+    app.openapi = _documenting_lockouts(app.openapi)  # type: ignore[method-assign]
     return app
+
+
+def _documenting_lockouts(build: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """``build`` (FastAPI's OpenAPI), with 429 on every operation that needs a token."""
+
+    def openapi() -> dict[str, Any]:
+        schema = build()  # FastAPI keeps it: the changes below are made once
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                if operation.get("security"):
+                    operation["responses"].setdefault("429", LOCKED_OUT)
+        return schema
+
+    return openapi
+
+
+LOCKED_OUT = {
+    "description": "Too many unknown tokens from this address: try again after Retry-After",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
 
 
 def with_cached_answers(app: FastAPI) -> CachedAnswers:

@@ -160,6 +160,10 @@ async def test_every_endpoint_lets_in_exactly_the_roles_it_should(
         for method in operations
     ]
     assert len(routes) >= 27
+    paths = client.app.openapi()["paths"]
+    for method, template in routes:  # every guarded operation says it may lock a guesser out
+        assert "429" in paths[template][method.lower()]["responses"], (method, template)
+    assert "429" not in paths["/healthz"]["get"]["responses"]
     client.app.state.services.stopping.set()  # event streams end after their first event
     checked = 0
     for method, template in routes:
