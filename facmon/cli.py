@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -23,6 +26,8 @@ from pydantic import BaseModel
 from facmon import __version__
 from facmon.config import ConfigError, load_config
 from facmon.logs import LogFormat, setup_logging
+
+log = logging.getLogger(__name__)
 
 app = typer.Typer(
     name="facmon",
@@ -92,6 +97,30 @@ def run_service(main: Coroutine[Any, Any, None]) -> None:
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(supervise())
+    _exit_past_stuck_threads()
+
+
+EXIT_GRACE_S = 5.0
+"""How long a stopped service waits for threads still running before it exits anyway."""
+
+
+def _exit_past_stuck_threads() -> None:
+    """Exit even if a library left a worker thread running.
+
+    Everything durable is done once the service's coroutine has ended. A database driver's
+    thread whose connection was being used when the service was cancelled (aiosqlite's are
+    not daemon threads) would otherwise keep the process alive forever after SIGTERM.
+    """
+    deadline = time.monotonic() + EXIT_GRACE_S
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    for thread in others:
+        if not thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = [t.name for t in others if t.is_alive() and not t.daemon]
+    if stuck:
+        log.warning("exiting with %d thread(s) still running: %s", len(stuck), ", ".join(stuck))
+        logging.shutdown()
+        os._exit(0)
 
 
 @app.command()
