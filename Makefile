@@ -42,10 +42,12 @@ clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
 
 .PHONY: bench
-## Benchmarks (about 10 minutes): gateway polling vs thingsboard-gateway and a C floor, collector
+## Benchmarks (about 15 minutes): gateway polling vs thingsboard-gateway and a C floor, collector
 ## vs InfluxDB's ceiling and Telegraf's batching, the asset list vs bare Starlette (wrk), rule
-## evaluation and alert latency; each writes its section of docs/benchmarks.md. Needs root the
-## first time (apt, PyPI).
+## evaluation and alert latency, and the whole pipeline end to end (a load ramp to 40,000
+## points/s with CPU per point, latency and loss, memory at 1,000 devices, Mosquitto's and
+## InfluxDB's ceilings); each writes its section of docs/benchmarks.md. Needs root the first
+## time (apt, PyPI).
 bench: $(BIN)/facmon
 	bash tests/setup-services.sh
 	command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk
@@ -53,6 +55,7 @@ bench: $(BIN)/facmon
 	$(BIN)/python bench/collector/run.py
 	$(BIN)/python bench/api/run.py
 	$(BIN)/python bench/alerts/run.py
+	$(BIN)/python bench/e2e/run.py
 
 .PHONY: soak
 ## Soak (an hour, not in CI): sim, gateway, collector and API at 5,000 points/s on real Mosquitto
