@@ -41,6 +41,13 @@ integration: $(BIN)/facmon
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
 
+.PHONY: screenshots
+## The README's screenshots of the status page (docs/img), taken by the demo's scenario test.
+screenshots: $(BIN)/facmon
+	bash tests/setup-services.sh
+	FACMON_SCREENSHOTS=docs/img $(BIN)/pytest -q \
+		tests/integration/test_demo.py::test_demo_raises_every_scenario_alert_within_two_minutes
+
 .PHONY: bench
 ## Benchmarks (about 15 minutes): gateway polling vs thingsboard-gateway and a C floor, collector
 ## vs InfluxDB's ceiling and Telegraf's batching, the asset list vs bare Starlette (wrk), rule

@@ -1,98 +1,107 @@
-"""``facmon demo``: the whole system in one process on embedded defaults.
+"""``facmon demo``: the whole system in one process on embedded defaults, playing a scenario.
 
-An in-process MQTT broker, simulated Modbus devices, a gateway polling them, a collector
-writing to SQLite (or to InfluxDB when ``influx_url`` is given) and the API.
+An in-process MQTT broker, the simulated site of :mod:`facmon.demo_site` (60 Modbus devices,
+vehicles, doors, sensors), a gateway per building, a collector writing to SQLite (or to
+InfluxDB when ``influx_url`` is given) and the API with the registry filled in. Each run starts
+the site afresh; only the API token is kept.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 
+import httpx
+import yaml
 from pydantic import SecretStr
 
+from api.alerts.config import AlertsConfig
 from api.config import ApiConfig
 from api.main import ApiService
 from api.registry.tokens import new_token
 from collector.config import CollectorConfig, InfluxSinkConfig, SqliteSinkConfig
 from collector.main import Collector
 from devices.sim.model import SimConfig
-from devices.sim.server import build_simulators
+from devices.sim.runner import Simulator
+from facmon import demo_site
 from facmon.broker import EmbeddedBroker
+from facmon.demo_console import DemoConsole, Links
 from facmon.mqtt import BrokerConfig
 from facmon.net import free_port
 from gateway.config import GatewayConfig
-from gateway.main import Gateway, compile_plans
+from gateway.main import Gateway, compile_plans, ingest_profiles
 
 log = logging.getLogger(__name__)
 
-SITE = "demo"
-DEMO_DEVICES = [
-    {"id": "ups-1", "profile": "ups", "unit": 1},
-    {"id": "ups-2", "profile": "ups", "unit": 2},
-    {"id": "th-server-room", "profile": "th-sensor", "unit": 3},
-    {"id": "th-archive", "profile": "th-sensor", "unit": 4},
-]
+STARTUP_TIMEOUT_S = 60.0
+RUN_FILES = (
+    "registry.db",
+    "telemetry.db",
+    "gw-b1-spool.db",
+    "gw-b2-spool.db",
+    "rules.yaml",
+    "demo.log",
+)
+"""What a run leaves in the work directory and the next one removes (with -wal, -shm)."""
 
 
-def _configs(
-    broker_url: str,
-    sim_port: int,
-    api_host: str,
-    api_port: int,
-    workdir: Path,
-    influx_url: str | None,
-) -> tuple[GatewayConfig, CollectorConfig, ApiConfig]:
-    broker = {"url": broker_url}
-    gateway = GatewayConfig.model_validate(
-        {
-            "site": SITE,
-            "gateway": "gw-hq",
-            "uplink": broker,
-            "spool": {"path": str(workdir / "gateway-spool.db")},
-            "buses": [{"id": "rs485-1", "host": "127.0.0.1", "port": sim_port, "timeout_s": 1.0}],
-            "devices": [
-                {
-                    "id": d["id"],
-                    "profile": d["profile"],
-                    "bus": "rs485-1",
-                    "unit": d["unit"],
-                    "interval_s": 1.0,
-                }
-                for d in DEMO_DEVICES
-            ],
-        }
-    )
-    store = (
-        InfluxSinkConfig(url=influx_url, database="facmon", create_database=True)
-        if influx_url
-        else SqliteSinkConfig(path=workdir / "telemetry.db")
-    )
-    collector = CollectorConfig(
-        id="demo-collector",
-        broker=BrokerConfig(url=broker_url, client_id="facmon-demo-collector"),
-        protocol="3.1.1",
-        sink=store,
-    )
-    api = ApiConfig(
-        host=api_host,
-        port=api_port,
-        broker=BrokerConfig(url=broker_url),
-        store=store,
-        database=f"sqlite:///{workdir / 'registry.db'}",
-        bootstrap_token=_demo_token(workdir),
-    )
-    return gateway, collector, api
+class DemoError(RuntimeError):
+    """The demo could not start: which part, and why."""
 
 
-def _demo_token(workdir: Path) -> SecretStr:
+def _token(workdir: Path) -> SecretStr:
     """The demo's admin token: made on the first run, kept in ``workdir/api-token`` (0600)."""
     path = workdir / "api-token"
     if not path.exists():
         path.touch(mode=0o600)
         path.write_text(new_token() + "\n")
     return SecretStr(path.read_text().strip())
+
+
+def _fresh(workdir: Path) -> None:
+    """Remove what the previous run left, so that the scenario plays on a clean site."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    for name in RUN_FILES:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            (workdir / f"{name}{suffix}").unlink(missing_ok=True)
+
+
+def _store(workdir: Path, influx_url: str | None) -> InfluxSinkConfig | SqliteSinkConfig:
+    if influx_url:
+        return InfluxSinkConfig(url=influx_url, database="facmon", create_database=True)
+    return SqliteSinkConfig(path=workdir / "telemetry.db")
+
+
+async def _until_serving(http: httpx.AsyncClient) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while True:
+        try:
+            if (await http.get("/healthz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise DemoError(f"the API did not answer within {STARTUP_TIMEOUT_S:.0f} s")
+        await asyncio.sleep(0.1)
+
+
+async def fill_registry(http: httpx.AsyncClient, utc_offset_h: int) -> None:
+    """Create the demo site's estate, assets and bindings through the API.
+
+    Raises:
+        DemoError: the API refused an entry (named, with its answer).
+    """
+    zone = demo_site.calendar_zone(utc_offset_h)
+    for collection, entry in demo_site.estate():
+        body = {**entry, "timezone": zone} if collection == "sites" else entry
+        response = await http.post(f"/api/v1/{collection}", json=body)
+        if response.status_code != 201:
+            what = body.get("id") or body.get("asset_id")
+            raise DemoError(
+                f"registry: {collection} {what}: {response.status_code} {response.text}"
+            )
 
 
 async def run_demo(
@@ -102,54 +111,89 @@ async def run_demo(
     influx_url: str | None = None,
     announce: bool = True,
 ) -> None:
-    """Run every component until cancelled."""
-    await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
+    """Run every component and play the scenario until cancelled.
+
+    Raises:
+        DemoError: a part did not start.
+    """
+    await asyncio.to_thread(_fresh, workdir)
+    token = _token(workdir)
+    offset = demo_site.evening_offset()
+    rules = workdir / "rules.yaml"
+    rules.write_text(yaml.safe_dump(demo_site.rules(offset), allow_unicode=True, sort_keys=False))
+    store = _store(workdir, influx_url)
     broker = EmbeddedBroker(port=free_port())
-    sim_config = SimConfig.model_validate(
-        {
-            "endpoints": [
-                {
-                    "port": 0,
-                    "devices": [{k: d[k] for k in ("id", "profile", "unit")} for d in DEMO_DEVICES],
-                }
-            ]
-        }
-    )
-    (simulator,) = build_simulators(sim_config)
-    # The clients run in an inner group so that, on the way out, they disconnect before the
-    # broker and the simulator stop.
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+    headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
+    # Clients run in inner groups so that, on the way out, they stop before the broker.
     async with asyncio.TaskGroup() as infrastructure:
         infrastructure.create_task(broker.run())
-        infrastructure.create_task(simulator.run())
         await broker.ready.wait()
-        await simulator.ready.wait()
-        gateway_config, collector_config, api_config = _configs(
-            broker.url, simulator.port, host, port, workdir, influx_url
-        )
-        async with asyncio.TaskGroup() as services:
-            services.create_task(Collector(collector_config).run())
-            services.create_task(Gateway(gateway_config, compile_plans(gateway_config)).run())
-            services.create_task(ApiService(api_config).run())
+        api = ApiService(_api_config(host, port, broker.url, store, workdir, token, rules))
+        async with (
+            httpx.AsyncClient(base_url=base, headers=headers, timeout=10) as http,
+            asyncio.TaskGroup() as services,
+        ):
+            services.create_task(api.run())
+            await _until_serving(http)
+            await fill_registry(http, offset)
+            simulator = Simulator(
+                SimConfig.model_validate(demo_site.sim_config(broker.url, offset))
+            )
+            services.create_task(simulator.run())
+            for endpoint in simulator.endpoints:
+                await endpoint.ready.wait()
+            ports = {
+                line: e.port for line, e in zip(demo_site.LINES, simulator.endpoints, strict=True)
+            }
+            collector = Collector(_collector_config(broker.url, store))
+            services.create_task(collector.run())
+            for raw in demo_site.gateway_configs(broker.url, ports, str(workdir)):
+                config = GatewayConfig.model_validate(raw)
+                gateway = Gateway(config, compile_plans(config), ingest_profiles(config))
+                services.create_task(gateway.run())
             if announce:
-                store = influx_url or str(workdir / "telemetry.db")
-                _announce(host, port, broker.url, store, workdir / "api-token")
+                links = Links(
+                    base,
+                    token.get_secret_value(),
+                    workdir / "api-token",
+                    broker.url,
+                    _where(store),
+                    workdir / "demo.log",
+                )
+                services.create_task(DemoConsole(http, collector, links, offset).run())
 
 
-def _announce(host: str, port: int, broker_url: str, store: str, token_file: Path) -> None:
-    from rich.console import Console  # noqa: PLC0415 - only the demo prints to a console
-
-    base = f"http://{host}:{port}"
-    console = Console(stderr=True, soft_wrap=True)  # long URLs stay whole, to copy
-    console.print(
-        f"[bold green]facmon demo[/] running: site [bold]{SITE}[/], "
-        f"{len(DEMO_DEVICES)} simulated devices"
+def _api_config(
+    host: str,
+    port: int,
+    broker_url: str,
+    store: InfluxSinkConfig | SqliteSinkConfig,
+    workdir: Path,
+    token: SecretStr,
+    rules: Path,
+) -> ApiConfig:
+    return ApiConfig(
+        host=host,
+        port=port,
+        broker=BrokerConfig(url=broker_url),
+        store=store,
+        database=f"sqlite:///{workdir / 'registry.db'}",
+        bootstrap_token=token,
+        alerts=AlertsConfig(rules=[rules]),
     )
-    token = token_file.read_text().strip()
-    console.print(f"  status page    {base}/#token={token}")
-    console.print(f"  API health     {base}/healthz")
-    console.print(f"  API docs       {base}/docs")
-    console.print(f"  latest values  {base}/api/v1/devices/{DEMO_DEVICES[0]['id']}/latest")
-    console.print(f"  API token      {token_file} (admin; send 'Authorization: Bearer <token>')")
-    console.print(f"  MQTT broker    {broker_url}")
-    console.print(f"  telemetry      {store}")
-    console.print("Press Ctrl-C to stop.")
+
+
+def _collector_config(
+    broker_url: str, store: InfluxSinkConfig | SqliteSinkConfig
+) -> CollectorConfig:
+    return CollectorConfig(
+        id="demo-collector",
+        broker=BrokerConfig(url=broker_url, client_id="facmon-demo-collector"),
+        protocol="3.1.1",
+        sink=store,
+    )
+
+
+def _where(store: InfluxSinkConfig | SqliteSinkConfig) -> str:
+    return store.url if isinstance(store, InfluxSinkConfig) else str(store.path)

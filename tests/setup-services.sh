@@ -8,6 +8,7 @@
 #                                /usr/lib/postgresql/*/bin, off PATH)
 #   chromium, chromedriver    -> chromium, chromium-driver (the status page's tests)
 #   faketime                  -> faketime (libfaketime: the wall clock jumps in tests/faults)
+#   a Chinese font            -> fonts-wqy-microhei (the status page's screenshots show 中文)
 #
 # The tests start their own Mosquitto/InfluxDB instances on free ports (see
 # tests/integration/services.py), so the system services must NOT be running:
@@ -52,6 +53,9 @@ missing_packages() {
             missing+=("${entry#*:}")
         fi
     done
+    if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+        missing+=(fonts-wqy-microhei)
+    fi
     echo "${missing[*]:-}"
 }
 

@@ -22,6 +22,7 @@ from pydantic import (
     StringConstraints,
     Tag,
     ValidationError,
+    ValidationInfo,
     model_validator,
 )
 
@@ -324,13 +325,14 @@ class RuleSet(_Strict):
     inhibit: list[Inhibit] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _consistent(self) -> RuleSet:
+    def _consistent(self, info: ValidationInfo) -> RuleSet:
         ids = [rule.id for rule in self.rules]
         twice = sorted({i for i in ids if ids.count(i) > 1})
         if twice:
             raise ValueError(f"rule id {twice[0]!r} is used twice (use overrides: to replace)")
+        earlier = (info.context or {}).get("earlier_ids", ())  # a file sees the files before it
         for rule in self.rules:
-            if rule.overrides and rule.overrides not in ids:
+            if rule.overrides and rule.overrides not in ids and rule.overrides not in earlier:
                 raise ValueError(f"rule {rule.id!r} overrides {rule.overrides!r}: no such rule")
         if "default" not in self.calendars:
             raise ValueError("calendars needs one named 'default'")
@@ -406,7 +408,8 @@ def load_rules(*paths: Path) -> RuleSet:
                     "places": data.get("places", {}),
                     "rules": data.get("rules", []),
                     "inhibit": data.get("inhibit", []),
-                }
+                },
+                context={"earlier_ids": {r.get("id") for r in rules if isinstance(r, dict)}},
             )
         except ValidationError as exc:
             raise RulesError(f"{path}: {_first_error(exc)}") from None

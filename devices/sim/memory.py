@@ -77,6 +77,8 @@ class DeviceMemory:
         self.values: dict[str, Value] = {}
         self._flags = {f.name: (p, bit) for p in self._points for bit, f in p.flags.items()}
         self._pinned: set[str] = set()
+        self._before: dict[str, Value] = {}
+        """Values of points before :meth:`set_point` pinned them, for :meth:`unpin`."""
         self._updated_at = -math.inf
         self._started_at: float | None = None
         for point in self._points:
@@ -108,6 +110,7 @@ class DeviceMemory:
         if name in self._flags:
             point, bit = self._flags[name]
             raw = int(self.values[point.name])
+            self._before.setdefault(point.name, raw)
             raw = raw | 1 << bit if value else raw & ~(1 << bit)
             self._store(point, raw)
             self._pinned.add(point.name)
@@ -115,13 +118,27 @@ class DeviceMemory:
         point = self.profile.point(name)
         if point.table is None:
             raise KeyError(name)
+        self._before.setdefault(name, self.values[name])
         self._store(point, value)
         self._pinned.add(name)
 
     def unpin(self, name: str) -> None:
-        """Let dynamics move point ``name`` (or the bitfield holding flag ``name``) again."""
-        owner = self._flags[name][0].name if name in self._flags else name
-        self._pinned.discard(owner)
+        """Undo :meth:`set_point` on point ``name`` (or flag ``name``).
+
+        The value (or bit) goes back to what it was, and dynamics move it again.
+        """
+        if name in self._flags:
+            point, bit = self._flags[name]
+            before = self._before.get(point.name)
+            if before is not None:
+                raw = int(self.values[point.name]) & ~(1 << bit) | int(before) & (1 << bit)
+                self._store(point, raw)
+                if raw == before:
+                    del self._before[point.name]
+            name = point.name
+        elif name in self._before:
+            self._store(self.profile.point(name), self._before.pop(name))
+        self._pinned.discard(name)
         self._updated_at = -math.inf
 
     def _store(self, point: Point, value: Value) -> None:

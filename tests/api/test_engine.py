@@ -302,6 +302,19 @@ def test_rules_files_are_refused_naming_file_and_field(
     assert message in str(caught.value)
 
 
+def test_a_site_file_overrides_a_shipped_rule_and_only_an_existing_one(tmp_path: Path) -> None:
+    path = tmp_path / "site-rules.yaml"
+    rule = "{id: hot-fast, overrides: server-room-hot, kind: threshold, point: t, above: 1"
+    path.write_text(f"rules: [{rule}, for: 5s}}]")
+    rules = load_rules(DEFAULT_RULES, path)
+    labels = {"room_kind": "server_room", "equipment": "environment"}
+    assert "hot-fast" in [r.id for r in rules.for_device(labels)]
+    assert "server-room-hot" not in [r.id for r in rules.for_device(labels)]
+    path.write_text(f"rules: [{rule.replace('server-room-hot', 'no-such-rule')}}}]")
+    with pytest.raises(RulesError, match="overrides 'no-such-rule': no such rule"):
+        load_rules(DEFAULT_RULES, path)
+
+
 def test_the_shipped_rules_load_and_a_missing_file_is_named(tmp_path: Path) -> None:
     assert len(load_rules(DEFAULT_RULES).rules) >= 12
     with pytest.raises(RulesError, match="missing.yaml: cannot be read"):

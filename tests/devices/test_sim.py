@@ -67,3 +67,25 @@ def test_exceptions() -> None:
     assert answer(m, bytes([0x03, 0x00])) == bytes([0x83, 0x03])
     assert answer(m, struct.pack(">BHH", 0x05, 0, 0x1234)) == bytes([0x85, 0x03])
     assert answer(m, b"") == bytes([0x80, 0x01])
+
+
+def test_undoing_a_set_restores_points_dynamics_do_not_move() -> None:
+    m = memory()
+    m.refresh(0.0)
+    m.set_point("on_battery", True)  # a discrete input without dynamics
+    m.set_point("mains_abnormal", True)  # a flag of the alarm word
+    m.set_point("overload", True)
+    m.set_point("input_voltage", 0.0)
+    m.refresh(10.0)
+    assert m.values["on_battery"] is True
+    assert m.values["input_voltage"] == 0.0
+    m.unpin("on_battery")
+    m.unpin("mains_abnormal")
+    m.refresh(20.0)
+    assert m.values["on_battery"] is False
+    assert m.values["alarm_word"] == 1 << 3  # overload is still set
+    m.unpin("overload")
+    m.unpin("input_voltage")
+    m.refresh(30.0)
+    assert m.values["alarm_word"] == 0
+    assert 215 < float(m.values["input_voltage"]) < 245  # moving again

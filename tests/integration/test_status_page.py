@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +20,6 @@ import pytest
 import uvicorn
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
-from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 from sqlalchemy import update
@@ -34,6 +32,7 @@ from api.registry.tokens import new_token
 from api.routes import overview
 from facmon.contract import DEFAULT_PREFIX, Topic, TopicKind
 from tests.integration.apps import registry_services
+from tests.integration.browser import chromium
 from tests.integration.processes import start_api
 from tests.integration.services import MosquittoServer, free_port
 
@@ -312,33 +311,6 @@ def publish(broker: MosquittoServer, *messages: tuple[str, bytes]) -> None:
             check=True,
             timeout=10,
         )
-
-
-@contextmanager
-def chromium(language: str, *, phone: bool = False) -> Iterator[webdriver.Chrome]:
-    """Debian's headless chromium, its browser language ``language``, optionally a phone."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = _program("chromium")
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(argument)
-    options.add_argument(f"--lang={language}")
-    options.add_experimental_option("prefs", {"intl.accept_languages": language})
-    if phone:
-        metrics = {"width": 390, "height": 844, "pixelRatio": 3.0, "touch": True}
-        options.add_experimental_option("mobileEmulation", {"deviceMetrics": metrics})
-    else:
-        options.add_argument("--window-size=1280,900")
-    driver = webdriver.Chrome(options=options, service=ChromeService(_program("chromedriver")))
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def _program(name: str) -> str:
-    found = shutil.which(name)
-    assert found, f"{name} is missing: run tests/setup-services.sh"
-    return found
 
 
 def until(driver: webdriver.Chrome, what: str, check: Callable[[], Any]) -> Any:

@@ -1,0 +1,253 @@
+"""The demo's console: where to look, then a live summary of readings, devices and alerts.
+
+On a terminal the summary is a table redrawn in place (rich); otherwise (a log, a pipe) each
+alert that fires or resolves is one line, and a summary line follows every 10 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+from rich.console import Console, Group
+from rich.live import Live
+from rich.logging import RichHandler
+from rich.table import Table
+from rich.text import Text
+
+from facmon import demo_site
+
+log = logging.getLogger(__name__)
+
+POLL_S = 2.0
+PLAIN_SUMMARY_S = 10.0
+ROOM_NAMES = {room.id: room.name for room in demo_site.ROOMS}
+SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+class Counts(Protocol):
+    """What the console reads of the collector: readings stored since start."""
+
+    stored: int
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where the demo can be reached."""
+
+    base: str
+    token: str
+    token_file: Path
+    broker: str
+    store: str
+    log_file: Path
+    """Where the log goes while the summary takes the terminal."""
+
+
+@dataclass
+class Snapshot:
+    """What the console shows, as read from the API at one moment."""
+
+    elapsed_s: float
+    readings_per_s: float
+    stored: int
+    states: Counter[str]
+    open_alerts: list[dict[str, Any]]
+    resolved: int
+    local_time: str
+    names: dict[str, str] = field(default_factory=dict)
+
+
+def render(snapshot: Snapshot) -> Group:
+    """The live summary as a rich renderable."""
+    head = Text.assemble(
+        ("facmon demo", "bold green"),
+        f"  site {demo_site.SITE} · {snapshot.local_time} at the site · running ",
+        (f"{snapshot.elapsed_s:.0f} s", "bold"),
+    )
+    states = " · ".join(f"{n} {s}" for s, n in sorted(snapshot.states.items()))
+    numbers = Text.assemble(
+        ("readings/s ", "dim"),
+        (f"{snapshot.readings_per_s:,.0f}", "bold"),
+        ("   stored ", "dim"),
+        f"{snapshot.stored:,}",
+        ("   devices ", "dim"),
+        states or "waiting for the first readings",
+        ("   resolved alerts ", "dim"),
+        str(snapshot.resolved),
+    )
+    table = Table(title=f"Open alerts ({len(snapshot.open_alerts)})", title_justify="left")
+    for column in ("severity", "since", "where", "asset", "what"):
+        table.add_column(column, overflow="fold")
+    for alert in snapshot.open_alerts:
+        labels = alert.get("labels", {})
+        table.add_row(
+            Text(alert["severity"], style=SEVERITY_STYLE.get(alert["severity"], "")),
+            alert["started_at"][11:19],
+            ROOM_NAMES.get(labels.get("room", ""), labels.get("building", "")),
+            snapshot.names.get(labels.get("asset", ""), alert["subject"]),
+            alert["summary"] + (" (acknowledged)" if alert["state"] == "acknowledged" else ""),
+        )
+    return Group(head, numbers, table)
+
+
+@contextmanager
+def _logs_to(path: Path, console: Console) -> Iterator[None]:
+    """Send log records to ``path``, and warnings and errors above the live summary too."""
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    to_file = logging.FileHandler(path, encoding="utf-8")
+    if saved:
+        to_file.setFormatter(saved[0].formatter)
+    above = RichHandler(console=console, level=logging.WARNING, show_path=False)
+    root.handlers = [to_file, above]
+    try:
+        yield
+    finally:
+        root.handlers = saved
+        to_file.close()
+
+
+class DemoConsole:
+    """Prints the links, then keeps the summary up to date until cancelled."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        collector: Counts,
+        links: Links,
+        utc_offset_h: int,
+        console: Console | None = None,
+    ) -> None:
+        """``http`` reaches the API with the admin token; ``collector`` counts readings."""
+        self.http = http
+        self.collector = collector
+        self.links = links
+        self.utc_offset_h = utc_offset_h
+        self.console = console or Console(stderr=True, soft_wrap=True)
+        self.started = time.monotonic()
+        self._last = (self.started, 0)
+        self._names: dict[str, str] = {}
+        self._seen: dict[str, str] = {}
+
+    async def run(self) -> None:
+        """Announce, then refresh every :data:`POLL_S` seconds."""
+        self.announce()
+        if self.console.is_terminal:
+            with (
+                _logs_to(self.links.log_file, self.console),
+                Live(console=self.console, auto_refresh=False) as live,
+            ):
+                while True:
+                    snapshot = await self._snapshot()
+                    if snapshot is not None:
+                        live.update(render(snapshot), refresh=True)
+                    await asyncio.sleep(POLL_S)
+        next_summary = time.monotonic() + PLAIN_SUMMARY_S
+        while True:
+            snapshot = await self._snapshot()
+            if snapshot is not None:
+                self._print_changes(snapshot)
+                if time.monotonic() >= next_summary:
+                    next_summary += PLAIN_SUMMARY_S
+                    self._print_summary(snapshot)
+            await asyncio.sleep(POLL_S)
+
+    def announce(self) -> None:
+        """Print what runs and where to look."""
+        base, print_ = self.links.base, self.console.print
+        modbus = sum(not d.mqtt for d in demo_site.DEVICES)
+        print_(
+            f"[bold green]facmon demo[/] running: site [bold]{demo_site.SITE}[/] "
+            f"({demo_site.SITE_NAME}), {len(demo_site.BUILDINGS)} buildings, "
+            f"{len(demo_site.ROOMS)} rooms, {modbus} Modbus devices and "
+            f"{len(demo_site.DEVICES) - modbus} MQTT devices; it is evening at the site"
+        )
+        print_(f"  status page    {base}/#token={self.links.token}")
+        print_(f"  API docs       {base}/docs")
+        print_(f"  API health     {base}/healthz")
+        print_(f"  open alerts    {base}/api/v1/alerts?state=open")
+        print_(f"  API token      {self.links.token_file} (admin; 'Authorization: Bearer <token>')")
+        print_(f"  MQTT broker    {self.links.broker}")
+        print_(f"  telemetry      {self.links.store}")
+        if self.console.is_terminal:
+            print_(f"  log            {self.links.log_file}")
+        print_(
+            "The scenario raises its alerts within about 90 s: "
+            + "; ".join(e.what for e in demo_site.EXPECTED)
+            + ". Press Ctrl-C to stop."
+        )
+
+    async def _snapshot(self) -> Snapshot | None:
+        try:
+            return await self._read()
+        except (httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
+            log.warning("demo console: no summary from the API: %r", exc)
+            return None
+
+    async def _read(self) -> Snapshot:
+        devices = await self.http.get("/api/v1/devices")
+        alerts = await self.http.get("/api/v1/alerts", params={"limit": 1000})
+        devices.raise_for_status()
+        alerts.raise_for_status()
+        if not self._names:
+            assets = await self.http.get("/api/v1/assets", params={"limit": 1000})
+            assets.raise_for_status()
+            self._names = {a["asset"]["id"]: a["asset"]["name"] for a in assets.json()["items"]}
+        now = time.monotonic()
+        stored = self.collector.stored
+        then, before = self._last
+        self._last = (now, stored)
+        every = alerts.json()["items"]
+        local = datetime.now(UTC) + timedelta(hours=self.utc_offset_h)
+        return Snapshot(
+            elapsed_s=now - self.started,
+            readings_per_s=(stored - before) / (now - then) if now > then else 0.0,
+            stored=stored,
+            states=Counter(
+                d["state"] or "waiting" for d in devices.json() if d["device"] != d["gateway"]
+            ),
+            open_alerts=[a for a in every if a["state"] != "resolved"],
+            resolved=sum(a["state"] == "resolved" for a in every),
+            local_time=local.strftime("%H:%M"),
+            names=self._names,
+        )
+
+    def _print_changes(self, snapshot: Snapshot) -> None:
+        for alert in snapshot.open_alerts:
+            if alert["id"] not in self._seen:
+                self._seen[alert["id"]] = "open"
+                self._line("fires   ", alert, snapshot)
+        open_ids = {a["id"] for a in snapshot.open_alerts}
+        for alert_id, state in list(self._seen.items()):
+            if state == "open" and alert_id not in open_ids:
+                self._seen[alert_id] = "resolved"
+                self.console.print(f"t+{snapshot.elapsed_s:3.0f}s alert {alert_id} resolved")
+
+    def _line(self, verb: str, alert: dict[str, Any], snapshot: Snapshot) -> None:
+        labels = alert.get("labels", {})
+        name = snapshot.names.get(labels.get("asset", ""), alert["subject"])
+        style = SEVERITY_STYLE.get(alert["severity"], "")
+        self.console.print(
+            f"t+{snapshot.elapsed_s:3.0f}s alert {alert['id']} {verb}"
+            f"[{style}]{alert['severity']:8}[/] {alert['rule']}: {name}: {alert['summary']}",
+            highlight=False,
+        )
+
+    def _print_summary(self, snapshot: Snapshot) -> None:
+        states = ", ".join(f"{n} {s}" for s, n in sorted(snapshot.states.items()))
+        self.console.print(
+            f"t+{snapshot.elapsed_s:3.0f}s {snapshot.readings_per_s:,.0f} readings/s, "
+            f"{snapshot.stored:,} stored; devices: {states or 'none yet'}; "
+            f"{len(snapshot.open_alerts)} open alerts, {snapshot.resolved} resolved",
+            highlight=False,
+        )
