@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import aiomqtt
 
+from devices.profile import Value
 from facmon.backoff import Backoff
 from facmon.contract import (
     ContractError,
@@ -49,6 +50,8 @@ class LiveDevice:
     error: str | None = None
     profile: str | None = None
     report_every_s: float | None = None
+    faults: tuple[str, ...] = ()
+    """The warning and critical faults its newest values show, by its profile."""
 
 
 @dataclass
@@ -60,6 +63,8 @@ class LiveState:
     rejected: int = 0
     version: int = 0
     """Counts the changes that can change a status (not every new value does)."""
+    judge: Callable[[str | None, Mapping[str, Value]], tuple[str, ...]] = lambda _p, _v: ()
+    """The faults that values show, given the device's profile name (none by default)."""
 
     def apply(self, topic: Topic, payload: bytes) -> Envelope | None:
         """Apply one message; return its envelope (None for kinds it does not follow).
@@ -86,6 +91,10 @@ class LiveState:
                 device.ts, device.seq, device.measurement = data.ts, data.seq, data.measurement
                 device.values.update(data.values)
                 device.quality = dict(data.quality)
+                faults = self.judge(device.profile, device.values)
+                if faults != device.faults:
+                    device.faults = faults
+                    self.version += 1
             return data
         if topic.kind is TopicKind.STATE:
             state = parse_envelope(StateEnvelope, payload)

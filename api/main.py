@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from api.alerts.manager import Alerting
+from api.alerts.manager import Alerting, Profiles
 from api.auth import FailedLogins
 from api.config import ApiConfig
 from api.listing import CachedAnswers, asset_listing
@@ -25,6 +25,7 @@ from api.registry.tokens import TokenVerifier, create_token
 from api.routes import alerts, devices, documents, files, health, ledger, overview, registry
 from collector.sinks import TelemetryReader
 from collector.sinks.factory import make_reader
+from devices.profile import Value
 from facmon import __version__
 
 log = logging.getLogger(__name__)
@@ -116,13 +117,23 @@ async def serve(server: uvicorn.Server, stopping: asyncio.Event) -> None:
         raise
 
 
+def fault_judge(profiles: Profiles) -> Callable[[str | None, Mapping[str, Value]], tuple[str, ...]]:
+    """What faults a device's values show, by its profile (none for an unknown profile)."""
+
+    def judge(name: str | None, values: Mapping[str, Value]) -> tuple[str, ...]:
+        profile = profiles.get(name) if name else None
+        return profile.faults_in(values) if profile is not None else ()
+
+    return judge
+
+
 class ApiService:
     """The API process: live feed plus HTTP server."""
 
     def __init__(self, config: ApiConfig) -> None:
         """Build the services and the app; nothing listens until :meth:`run`."""
         self.config = config
-        live = LiveState()
+        live = LiveState(judge=fault_judge(Profiles()))
         engine = make_engine(config.database)
         sessions = async_sessionmaker(engine, expire_on_commit=False)
         self.services = Services(

@@ -7,11 +7,12 @@ devices bound to it, checked in this order, the first that applies winning:
 2. ``unknown``: retired, no device bound, or a bound device not heard from yet;
 3. ``offline``: a bound device's gateway is offline, the gateway reports the device not
    answering, or no reading came for ``stale_after_s``;
-4. ``fault``: the gateway reports the device degraded, or some of its points fail to read;
+4. ``fault``: the gateway reports the device degraded, some of its points fail to read, or
+   its values show a warning or critical fault of its profile (a flag set, a fault value);
 5. ``idle``: marked idle;
 6. ``ok``.
 
-Profile fault rules and the "in use" predicates join this with the alert rules (issue 7).
+The "in use" predicates join this with the alert rules (issue 7).
 """
 
 from __future__ import annotations
@@ -87,6 +88,10 @@ _TEXTS: dict[str, dict[Language, str]] = {
         "en": "{device}: {count} point(s) fail to read ({points})",
         "zh": "{device}：{count} 个测点读取失败（{points}）",
     },
+    "device_fault": {
+        "en": "{device} reports a fault: {faults}",
+        "zh": "{device} 报告故障：{faults}",
+    },
     "marked_idle": {"en": "marked idle", "zh": "已标记为闲置"},
     "reporting": {"en": "{devices} device(s) reporting", "zh": "{devices} 台设备上报正常"},
     "reporting_one": {"en": "1 device reporting", "zh": "1 台设备上报正常"},
@@ -159,6 +164,9 @@ def _device(
         shown = ", ".join(failing[:5]) + (" ..." if len(failing) > 5 else "")
         values = (("device", device), ("count", len(failing)), ("points", shown))
         return Verdict(Status.FAULT, "bad_points", values)
+    if seen.faults:
+        shown = ", ".join(seen.faults[:5]) + (" ..." if len(seen.faults) > 5 else "")
+        return Verdict(Status.FAULT, "device_fault", (("device", device), ("faults", shown)))
     return None
 
 

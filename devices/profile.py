@@ -7,10 +7,12 @@ envelopes; the simulator serves the same file. See docs/devices.md for a worked 
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -37,6 +39,14 @@ PROFILE_DIR = Path(__file__).parent / "profiles"
 
 Severity = Literal["info", "warning", "critical"]
 Op = Literal[">", ">=", "<", "<=", "==", "!="]
+OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
 Value = bool | int | float | str
 
 
@@ -112,6 +122,15 @@ class Condition(_Model):
     point: Slug
     op: Op
     value: Value
+
+    def holds(self, value: Value | None) -> bool:
+        """Whether ``point op value`` holds for ``value`` (False for a value of another kind)."""
+        if value is None:
+            return False
+        try:
+            return bool(OPERATORS[self.op](value, self.value))
+        except TypeError:
+            return False
 
 
 class Fault(Condition):
@@ -364,3 +383,25 @@ class Profile(_Model):
             if point.name == name:
                 return point
         raise KeyError(name)
+
+    def faults_in(self, values: Mapping[str, Value]) -> tuple[str, ...]:
+        """The warning and critical faults that ``values`` show: flags set, fault values.
+
+        Each is named as its alert is keyed: the flag's name, or ``point op value``.
+        """
+        found = [
+            flag.name
+            for point in self.points
+            for flag in point.flags.values()
+            if flag.severity in ("warning", "critical") and _set(values.get(flag.name))
+        ]
+        found += [
+            f"{fault.point}{fault.op}{fault.value}"
+            for fault in self.faults
+            if fault.severity in ("warning", "critical") and fault.holds(values.get(fault.point))
+        ]
+        return tuple(found)
+
+
+def _set(value: Value | None) -> bool:
+    return value is True or (isinstance(value, int | float) and value != 0)

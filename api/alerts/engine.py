@@ -12,7 +12,6 @@ or a gateway). What to do with a signal (an alert, a notification) is
 
 from __future__ import annotations
 
-import operator
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from api.alerts.rules import (
     Tamper,
     Threshold,
 )
-from devices.profile import Condition, Profile
+from devices.profile import OPERATORS, Condition, Profile
 
 Value = bool | int | float | str
 Values = dict[str, Value]
@@ -794,14 +793,7 @@ def _truthy(value: Value | None) -> bool:
     return value is True or (isinstance(value, int | float) and value != 0)
 
 
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "<": operator.lt,
-    "<=": operator.le,
-}
+_OPS = OPERATORS
 
 
 def _holds(condition: Condition | Any, value: Value | None) -> bool:

@@ -73,6 +73,22 @@ def device(name: str, **state: object) -> LiveDevice:
             Status.FAULT,
             "1 point(s) fail to read (a)",
         ),
+        (
+            "in_service",
+            [device("d1", faults=("on_battery==True", "mains_abnormal"))],
+            [],
+            "online",
+            Status.FAULT,
+            "d1 reports a fault: on_battery==True, mains_abnormal",
+        ),
+        (
+            "idle",
+            [device("d1", faults=("overload",), state="offline")],
+            [],
+            "online",
+            Status.OFFLINE,
+            "not answering",
+        ),
         ("idle", [device("d1")], [], "online", Status.IDLE, "marked idle"),
         ("idle", [device("d1", state="offline")], [], "online", Status.OFFLINE, "not answering"),
         (
