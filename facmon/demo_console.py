@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -63,15 +63,20 @@ class Snapshot:
     states: Counter[str]
     open_alerts: list[dict[str, Any]]
     resolved: int
-    local_time: str
+    utc_offset_h: int
     names: dict[str, str] = field(default_factory=dict)
+
+    def local(self, iso: str | None = None, spec: str = "%H:%M:%S") -> str:
+        """A time (ISO 8601; now when None) as the site's clock shows it."""
+        when = datetime.fromisoformat(iso) if iso else datetime.now(UTC)
+        return when.astimezone(timezone(timedelta(hours=self.utc_offset_h))).strftime(spec)
 
 
 def render(snapshot: Snapshot) -> Group:
     """The live summary as a rich renderable."""
     head = Text.assemble(
         ("facmon demo", "bold green"),
-        f"  site {demo_site.SITE} · {snapshot.local_time} at the site · running ",
+        f"  site {demo_site.SITE} · {snapshot.local(spec='%H:%M')} there · running ",
         (f"{snapshot.elapsed_s:.0f} s", "bold"),
     )
     states = " · ".join(f"{n} {s}" for s, n in sorted(snapshot.states.items()))
@@ -92,7 +97,7 @@ def render(snapshot: Snapshot) -> Group:
         labels = alert.get("labels", {})
         table.add_row(
             Text(alert["severity"], style=SEVERITY_STYLE.get(alert["severity"], "")),
-            alert["started_at"][11:19],
+            snapshot.local(alert["started_at"]),
             ROOM_NAMES.get(labels.get("room", ""), labels.get("building", "")),
             snapshot.names.get(labels.get("asset", ""), alert["subject"]),
             alert["summary"] + (" (acknowledged)" if alert["state"] == "acknowledged" else ""),
@@ -208,7 +213,6 @@ class DemoConsole:
         then, before = self._last
         self._last = (now, stored)
         every = alerts.json()["items"]
-        local = datetime.now(UTC) + timedelta(hours=self.utc_offset_h)
         return Snapshot(
             elapsed_s=now - self.started,
             readings_per_s=(stored - before) / (now - then) if now > then else 0.0,
@@ -218,7 +222,7 @@ class DemoConsole:
             ),
             open_alerts=[a for a in every if a["state"] != "resolved"],
             resolved=sum(a["state"] == "resolved" for a in every),
-            local_time=local.strftime("%H:%M"),
+            utc_offset_h=self.utc_offset_h,
             names=self._names,
         )
 
