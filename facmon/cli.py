@@ -209,6 +209,34 @@ def create_token(
     typer.echo(asyncio.run(store()))
 
 
+@api_app.command("revoke-token")
+def revoke_token(
+    name: Annotated[str, typer.Option(help="The name the token was created with")],
+    config: ConfigOption = None,
+) -> None:
+    """Revoke every API token of that name; a running API refuses them within 6 s."""
+    from api.config import ApiConfig  # noqa: PLC0415
+    from api.registry.db import make_engine  # noqa: PLC0415
+    from api.registry.tokens import revoke_tokens  # noqa: PLC0415
+
+    settings = _load(ApiConfig, config)
+
+    async def revoke() -> int:
+        from sqlalchemy.ext.asyncio import async_sessionmaker  # noqa: PLC0415
+
+        engine = make_engine(settings.database)
+        try:
+            return await revoke_tokens(async_sessionmaker(engine), name)
+        finally:
+            await engine.dispose()
+
+    count = asyncio.run(revoke())
+    if count == 0:
+        typer.echo(f"facmon: no API token in force is named {name!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {count} token(s) named {name!r}")
+
+
 @app.command()
 def sim(
     config: ConfigOption = None,

@@ -49,6 +49,20 @@ async def create_token(
     return token
 
 
+async def revoke_tokens(sessions: async_sessionmaker[AsyncSession], name: str) -> int:
+    """Revoke every token in force named ``name``; return how many were."""
+    now = datetime.now(UTC)
+    async with sessions.begin() as session:
+        found = list(
+            await session.scalars(
+                select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))
+            )
+        )
+        for token in found:
+            token.revoked_at = now
+    return len(found)
+
+
 class TokenVerifier:
     """Finds the role of a presented token, remembering answers for a few seconds."""
 

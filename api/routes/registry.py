@@ -212,6 +212,8 @@ class WorkOrderIn(StrictInput):
     def _closed(self) -> Self:
         if self.closed_at is not None and self.closed_at < self.opened_at:
             raise ValueError("closed_at must not be before opened_at")
+        if self.status is WorkOrderStatus.CLOSED and self.closed_at is None:
+            self.closed_at = max(_now(), self.opened_at)  # closed now, unless said otherwise
         return self
 
 

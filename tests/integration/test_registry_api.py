@@ -237,6 +237,11 @@ async def test_bindings_and_work_orders_keep_their_times_in_order(client: Client
         headers=operator,
     )
     assert closed.status_code == 422
+    done = await http.patch(
+        f"/api/v1/work_orders/{opened.json()['id']}", json={"status": "closed"}, headers=operator
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["closed_at"] >= opened.json()["opened_at"]  # closing stamps the time
     assert (
         await http.post("/api/v1/work_orders", json=order, headers=headers["viewer"])
     ).status_code == 403

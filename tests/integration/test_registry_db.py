@@ -120,3 +120,11 @@ def test_create_token_prints_a_token_that_carries_its_role(tmp_path: Path) -> No
     )
     assert wrong.returncode == 2
     assert "'root' is not one of viewer, operator, admin" in wrong.stderr
+
+    revoke = [sys.executable, "-m", "facmon", "api", "revoke-token", "--config", str(config)]
+    done = subprocess.run([*revoke, "--name", "cli"], capture_output=True, text=True, check=True)
+    assert "revoked 1 token(s) named 'cli'" in done.stdout
+    assert asyncio.run(role_of(token)) is None
+    again = subprocess.run([*revoke, "--name", "cli"], capture_output=True, text=True, check=False)
+    assert again.returncode == 1
+    assert "no API token in force is named 'cli'" in again.stderr
