@@ -187,7 +187,7 @@ class DemoConsole:
         if self.console.is_terminal:
             print_(f"  log            {self.links.log_file}")
         print_(
-            "The scenario raises its alerts within about 90 s: "
+            "Within a minute the scenario raises: "
             + "; ".join(e.what for e in demo_site.EXPECTED)
             + ". Press Ctrl-C to stop."
         )

@@ -8,6 +8,7 @@
 #                                /usr/lib/postgresql/*/bin, off PATH)
 #   chromium, chromedriver    -> chromium, chromium-driver (the status page's tests)
 #   faketime                  -> faketime (libfaketime: the wall clock jumps in tests/faults)
+#   jq, curl                  -> the commands of the docs (tests/integration/test_doc_commands.py)
 #   a Chinese font            -> fonts-wqy-microhei (the status page's screenshots show 中文)
 #
 # The tests start their own Mosquitto/InfluxDB instances on free ports (see
@@ -33,6 +34,8 @@ readonly REQUIREMENTS=(
     chromium:chromium
     chromedriver:chromium-driver
     faketime:faketime
+    jq:jq
+    curl:curl
 )
 
 # True if $1 is on PATH or in an sbin directory (often not on a user's PATH).
