@@ -279,9 +279,14 @@ def demo(
     ] = None,
 ) -> None:
     """Run the whole system with simulated devices on embedded defaults."""
-    from facmon.demo import run_demo  # noqa: PLC0415
+    from facmon.demo import DemoError, run_demo  # noqa: PLC0415
 
-    run_service(run_demo(host, port, workdir, influx))
+    try:
+        run_service(run_demo(host, port, workdir, influx))
+    except* DemoError as group:
+        for error in group.exceptions:
+            typer.echo(f"facmon demo: {error}", err=True)
+        raise typer.Exit(1) from None
 
 
 profiles_app = typer.Typer(help="Check device profiles.", no_args_is_help=True)

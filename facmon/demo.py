@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from pathlib import Path
 
@@ -74,6 +75,19 @@ def _store(workdir: Path, influx_url: str | None) -> InfluxSinkConfig | SqliteSi
     return SqliteSinkConfig(path=workdir / "telemetry.db")
 
 
+def _port_free(host: str, port: int) -> None:
+    """Raise :class:`DemoError` when the API's port is taken (before anything starts)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise DemoError(
+                f"cannot serve on {host}:{port}: {exc.strerror}; "
+                f"stop what uses it, or choose another port (make demo PORT=8080)"
+            ) from None
+
+
 async def _until_serving(http: httpx.AsyncClient) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while True:
@@ -116,6 +130,7 @@ async def run_demo(
     Raises:
         DemoError: a part did not start.
     """
+    _port_free(host, port)
     await asyncio.to_thread(_fresh, workdir)
     token = _token(workdir)
     offset = demo_site.evening_offset()

@@ -36,5 +36,8 @@ def setup_logging(level: str = "info", fmt: LogFormat = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("pymodbus", "amqtt", "transitions", "httpx", "httpcore", "uvicorn.access"):
+    for noisy in (
+        *("pymodbus", "amqtt", "transitions", "httpx", "httpcore"),
+        *("uvicorn.access", "alembic.runtime.plugins"),
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
