@@ -263,24 +263,24 @@ SERVICE_AREA = [(30.47, 114.24), (30.47, 114.40), (30.60, 114.40), (30.60, 114.2
 
 # The scenario, in seconds after the simulator starts.
 SCENARIO: list[dict[str, Any]] = [
-    {"at": 12, "device": "crac-b1-1", "set": {"high_pressure_alarm": True}, "for": 60},
-    {"at": 15, "device": "th-b1-201-1", "set": {"temperature": 31.5}, "for": 60},
+    {"at": 8, "device": "crac-b1-1", "set": {"high_pressure_alarm": True}, "for": 40},
+    {"at": 8, "device": "av-b1-301", "set": {"power_w": 236.0, "projector_state": 2}},
+    {"at": 10, "device": "th-b1-201-1", "set": {"temperature": 31.5}, "for": 40},
     {
-        "at": 15,
+        "at": 10,
         "device": "ups-b1-1",
         "set": {"on_battery": True, "mains_abnormal": True, "input_voltage": 0.0},
-        "for": 50,
+        "for": 35,
     },
-    {"at": 18, "device": "av-b1-301", "set": {"power_w": 236.0, "projector_state": 2}},
-    {"at": 19.5, "device": "door-b1-201", "event": "access_granted"},
-    {"at": 20, "device": "door-b1-201", "set": {"door_state": "open"}, "for": 40},
-    {"at": 22, "device": "door-b1-102", "event": "access_granted"},
+    {"at": 12.5, "device": "door-b1-201", "event": "access_granted"},
+    {"at": 13, "device": "door-b1-201", "set": {"door_state": "open"}, "for": 30},
+    {"at": 15, "device": "door-b1-102", "event": "access_granted"},
     {
-        "at": 25,
+        "at": 18,
         "device": "car-2",
         "set": {"ignition": True, "speed_kmh": 104.0, "lat": 30.66, "lon": 114.45},
     },
-    {"at": 75, "device": "car-2", "set": {"ignition": True, "speed_kmh": 45.0}},
+    {"at": 50, "device": "car-2", "set": {"ignition": True, "speed_kmh": 45.0}},
 ]
 EXPECTED = [
     ExpectedAlert("device-fault", "crac-b1-1", True, "CRAC 1 trips on high pressure"),

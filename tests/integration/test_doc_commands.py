@@ -7,7 +7,7 @@ docs" in docs/quickstart.md). Most run for real against one ``facmon demo`` star
 nothing is written into the checkout. The commands of one file run in order and share their
 shell variables (``TOKEN=$(cat .demo/api-token)``); a command selected alone runs the ones
 before it in its file first. A long-running command (``facmon sim --config ...``, a
-``curl -N`` event stream) must still run after 5 s with no traceback, and keeps running for
+``curl -N`` event stream) must still run after 3 s with no traceback, and keeps running for
 the commands after it until the end of its section (the next heading); then it is stopped
 with SIGINT, and a facmon component must exit 0.
 
@@ -53,7 +53,7 @@ REWRITTEN = re.compile(
 READY_TIMEOUT_S = 90.0
 ALERTS_TIMEOUT_S = 90.0
 COMMAND_TIMEOUT_S = 60.0
-ALIVE_S = 5.0
+ALIVE_S = 3.0
 STOP_TIMEOUT_S = 20.0
 
 DEMO_ASSET = "ups-b1-1"
