@@ -410,11 +410,8 @@ def units() -> dict[str, int]:
     return numbered
 
 
-def sim_config(broker_url: str, utc_offset_h: int, start_after_s: float = 0.0) -> dict[str, Any]:
-    """``facmon sim``'s configuration: one endpoint per line, the MQTT devices, the scenario.
-
-    Endpoints listen on free ports; the scenario is shifted by ``start_after_s``.
-    """
+def sim_config(broker_url: str, utc_offset_h: int) -> dict[str, Any]:
+    """``facmon sim``'s configuration: an endpoint per line, the MQTT devices, the scenario."""
     unit = units()
     return {
         "seed": 2026,
@@ -440,7 +437,7 @@ def sim_config(broker_url: str, utc_offset_h: int, start_after_s: float = 0.0) -
             for d in DEVICES
             if d.mqtt
         ],
-        "scenario": [{**step, "at": step["at"] + start_after_s} for step in SCENARIO],
+        "scenario": SCENARIO,
     }
 
 
