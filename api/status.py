@@ -65,11 +65,11 @@ class Verdict:
             values["duration"] = _duration(float(values["silent_s"]), language)
         for key in ("error", "more"):
             if key in values:
-                values[key] = _TEXTS[f"{key}_suffix"][language].format(**values)
-        return _TEXTS[self.code][language].format(**{"error": "", "more": "", **values})
+                values[key] = PHRASES[f"{key}_suffix"][language].format(**values)
+        return PHRASES[self.code][language].format(**{"error": "", "more": "", **values})
 
 
-_TEXTS: dict[str, dict[Language, str]] = {
+PHRASES: dict[str, dict[Language, str]] = {  # the alerts' texts share some (api.alerts.texts)
     "marked_maintenance": {"en": "marked under maintenance", "zh": "已标记为维修中"},
     "work_order": {
         "en": "work order #{id} open: {title}{more}",

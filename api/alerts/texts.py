@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.status import Language
+from api.status import PHRASES, Language
 
 _SEVERITY = {
     "en": {"critical": "CRITICAL", "warning": "WARNING", "info": "INFO"},
@@ -26,12 +26,12 @@ _TEXTS: dict[str, dict[Language, str]] = {
         "zh": "{point} 为 {value}，低于 {level}",
     },
     "fault": {"en": "fault {key}{code}{description}", "zh": "故障 {key}{code}{description}"},
-    "comm_loss_state": {"en": "{device} is not answering{error}", "zh": "{device} 无响应{error}"},
+    "comm_loss_state": PHRASES["not_answering"],
     "comm_loss_silent": {
         "en": "no data from {device} for {silent_s} s",
         "zh": "{device} 已 {silent_s} 秒无数据",
     },
-    "comm_loss_gateway": {"en": "gateway {gateway} is offline", "zh": "网关 {gateway} 离线"},
+    "comm_loss_gateway": PHRASES["gateway_offline"],
     "idle": {"en": "idle for {idle_h} h of working time", "zh": "工作时间内闲置 {idle_h} 小时"},
     "speeding": {
         "en": "speed {value} km/h, above {level} km/h",
