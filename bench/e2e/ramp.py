@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
 import shutil
 import statistics
 import subprocess
 import tempfile
 import threading
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +37,7 @@ from bench.pipeline import (
     Usage,
     first,
     machine_busy_s,
+    profile_tables,
     reading_points,
     spread,
     usage,
@@ -301,7 +300,9 @@ class Ramp:
             self.profile_text = f"(py-spy failed: {done.stderr.strip()[-300:]})"
             return
         shutil.copy(out, Path(tempfile.gettempdir()) / "facmon-e2e-gateway.py-spy.txt")
-        self.profile_text = top_functions(out.read_text(), seconds)
+        self.profile_text = profile_tables(
+            out.read_text(), f"{seconds:g} s of the gateway during the highest step's window"
+        )
 
     def stored_points(self, t0: float, t1: float) -> float:
         """Points stored of the readings taken in [t0, t1)."""
@@ -401,46 +402,3 @@ def step_line(step: Step) -> str:
         f"(growth {num(step.lag_growth_s, '+.2f')} s), gateway overruns {step.overruns}, "
         f"{'sustained' if step.sustained else 'NOT sustained'}{f' ({step.note})' if step.note else ''}"
     )
-
-
-def top_functions(raw: str, seconds: float) -> str:
-    """py-spy's raw (collapsed) stacks as two tables: % of samples by own and by inclusive
-    time (the event loop, threading and CLI frames left out of the inclusive one)."""
-    own: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
-    total = 0
-    for line in raw.splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue  # a torn frame (--nonblocking)
-        frames = [_short(f) for f in stack.split(";")]
-        total += int(count)
-        own[frames[-1]] += int(count)
-        for frame in set(frames):
-            if not re.search(
-                r"asyncio/|threading\.py|runpy|<module>|facmon/cli|typer/|click/", frame
-            ):
-                inclusive[frame] += int(count)
-    if not total:
-        return "(py-spy: no samples)"
-    return "\n".join(
-        [
-            f"py-spy, {total} samples over {seconds:g} s of the gateway during the highest "
-            "step's window, % of samples:",
-            "",
-            "| self % | function |",
-            "|---|---|",
-            *(f"| {100 * n / total:.1f} | `{f}` |" for f, n in own.most_common(10)),
-            "",
-            "| inclusive % | function |",
-            "|---|---|",
-            *(f"| {100 * n / total:.1f} | `{f}` |" for f, n in inclusive.most_common(12)),
-        ]
-    )
-
-
-def _short(frame: str) -> str:
-    # "function (path/to/file.py:123)" -> "function (dir/file.py)"
-    name, _, where = frame.partition(" (")
-    parts = Path(where.rstrip(")").rsplit(":", 1)[0]).parts
-    return f"{name} ({'/'.join(parts[-2:])})"

@@ -52,6 +52,7 @@ import orjson  # noqa: E402
 import paho.mqtt.client as mqtt  # noqa: E402
 import yaml  # noqa: E402
 
+from bench.pipeline import profile_tables  # noqa: E402
 from tests.integration.services import MosquittoServer, free_port  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -1047,47 +1048,12 @@ def py_spy_top(pid: int, workdir: Path, seconds: float, top: int = 12) -> str:
     )
     if run.returncode != 0 or not out.exists():
         return f"(py-spy failed: {run.stderr.strip()[-300:]})"
-    own: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
-    total = 0
-    for line in out.read_text().splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue  # --nonblocking sampling can read a torn frame: skip it
-        count = int(count_text)
-        frames = [_short(f) for f in stack.split(";")]
-        total += count
-        own[frames[-1]] += count
-        for frame in set(frames):
-            if not any(generic in frame for generic in _GENERIC_FRAMES):
-                inclusive[frame] += count
-    if not total:
-        return "(py-spy: no samples)"
-    lines = [
-        f"py-spy, {total} samples over {seconds:g} s of the facmon-fleet gateway "
-        "(right after its window), % of samples:",
-        "",
-        "| self % | function |",
-        "|---|---|",
-        *(f"| {100 * n / total:.1f} | `{f}` |" for f, n in own.most_common(top)),
-        "",
-        "| inclusive % | function |",
-        "|---|---|",
-        *(f"| {100 * n / total:.1f} | `{f}` |" for f, n in inclusive.most_common(top)),
-    ]
-    return "\n".join(lines)
-
-
-_GENERIC_FRAMES = ("asyncio/", "typer/", "click/", "facmon/cli.py", "<module>", "threading.py")
-
-
-def _short(frame: str) -> str:
-    # "function (path/to/file.py:123)" -> "function (dir/file.py)"
-    name, _, where = frame.partition(" (")
-    path = where.rstrip(")").rsplit(":", 1)[0]
-    parts = Path(path).parts
-    short = "/".join(parts[-2:]) if parts else path
-    return f"{name} ({short})"
+    return profile_tables(
+        out.read_text(),
+        f"{seconds:g} s of the facmon-fleet gateway (right after its window)",
+        top_own=top,
+        top_inclusive=top,
+    )
 
 
 # -- report -----------------------------------------------------------------------------------
