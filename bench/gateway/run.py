@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import contextlib
 import datetime as dt
 import json
 import os
@@ -53,6 +52,7 @@ import paho.mqtt.client as mqtt  # noqa: E402
 import yaml  # noqa: E402
 
 from bench.pipeline import profile_tables  # noqa: E402
+from bench.pipeline import stop as stop_process  # noqa: E402
 from tests.integration.services import MosquittoServer, free_port  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -135,15 +135,7 @@ def stop(proc: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
     """SIGTERM ``proc`` (its own process group), then SIGKILL after ``timeout`` s."""
     if proc is None:
         return
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    stop_process(proc, timeout)
     if proc in _STARTED:
         _STARTED.remove(proc)
 
