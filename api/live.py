@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 import aiomqtt
 
-from devices.profile import Value
 from facmon.backoff import Backoff
 from facmon.contract import (
     ContractError,
@@ -29,6 +28,7 @@ from facmon.contract import (
     subscription,
 )
 from facmon.mqtt import BrokerConfig, async_client
+from facmon.types import Value
 
 log = logging.getLogger(__name__)
 

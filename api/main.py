@@ -25,8 +25,8 @@ from api.registry.tokens import TokenVerifier, create_token
 from api.routes import alerts, devices, documents, files, health, ledger, overview, registry
 from collector.sinks import TelemetryReader
 from collector.sinks.factory import make_reader
-from devices.profile import Value
 from facmon import __version__
+from facmon.types import Value
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,10 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, SecretStr, field_validator
 
 from facmon.config import ConfigModel
-from facmon.contract import DEFAULT_PREFIX, Slug
+from facmon.contract import DEFAULT_PREFIX
 from facmon.contract.topics import check_prefix
 from facmon.mqtt import BrokerConfig
+from facmon.types import Slug
 
 
 def _http_url(url: str) -> str:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from devices.codec import STRUCT_CODES, ByteOrder, CodecError, PointType
 from devices.decoding import decode_point, engineering
-from devices.profile import Point, Value
+from devices.profile import Point
+from facmon.types import Value
 
 
 @dataclass(frozen=True, slots=True)

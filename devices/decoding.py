@@ -8,7 +8,8 @@ import math
 from collections.abc import Sequence
 
 from devices.codec import CodecError, PointType, decode, encode
-from devices.profile import Point, Value
+from devices.profile import Point
+from facmon.types import Value
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 

@@ -10,7 +10,8 @@ import orjson
 
 from devices.codec import INTEGER_TYPES, PointType
 from devices.decoding import engineering
-from devices.profile import Point, Profile, Value
+from devices.profile import Point, Profile
+from facmon.types import Value
 
 
 class MappingError(ValueError):

@@ -32,12 +32,12 @@ from devices.codec import (
     register_count,
 )
 from facmon.config import FieldError
-from facmon.contract import RESERVED_NAMES, RESERVED_PREFIX, Slug
+from facmon.contract import RESERVED_NAMES, RESERVED_PREFIX
+from facmon.types import Severity, Slug, Value
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 """Where the shipped profile library lives."""
 
-Severity = Literal["info", "warning", "critical"]
 Op = Literal[">", ">=", "<", "<=", "==", "!="]
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
@@ -47,7 +47,6 @@ OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
 }
-Value = bool | int | float | str
 
 
 class _Model(BaseModel):

@@ -10,10 +10,11 @@ from typing import Annotated, Literal
 from pydantic import Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from facmon.config import ConfigModel, FieldError
-from facmon.contract import DEFAULT_PREFIX, Slug
+from facmon.contract import DEFAULT_PREFIX
 from facmon.contract.envelopes import describe
 from facmon.contract.topics import check_prefix, is_slug
 from facmon.mqtt import BrokerConfig
+from facmon.types import Slug
 
 
 class _Bus(ConfigModel):

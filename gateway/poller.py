@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from devices.profile import Value
 from facmon.backoff import Backoff
 from facmon.contract import StateEnvelope, Topic
+from facmon.types import Value
 from gateway.bus import (
     ILLEGAL_DATA_ADDRESS,
     ILLEGAL_DATA_VALUE,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from devices.blocks import registers_to_bytes
-from devices.profile import Value
+from facmon.types import Value
 from gateway.plan import ReadRequest
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from devices.profile import Profile, Value
+from devices.profile import Profile
+from facmon.types import Value
 
 
 class ChangeFilter:

@@ -19,7 +19,6 @@ from typing import Any
 
 import aiomqtt
 
-from devices.profile import Value
 from facmon import __version__
 from facmon.backoff import Backoff
 from facmon.contract import (
@@ -31,6 +30,7 @@ from facmon.contract import (
     subscription,
 )
 from facmon.mqtt import BrokerConfig, async_client
+from facmon.types import Value
 from gateway.spool import Pending, Spool, SpoolError
 
 log = logging.getLogger(__name__)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, field_validator
 
 from api.alerts.notify import SmtpConfig, parse_target
 from facmon.config import ConfigModel
+from facmon.types import Severity, Slug
 
 DEFAULT_RULES = Path(__file__).with_name("default-rules.yaml")
-
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]+$", max_length=64)]
 
 
 class RouteMatch(ConfigModel):
@@ -26,7 +25,7 @@ class RouteMatch(ConfigModel):
     """Asset categories (as in the registry)."""
     equipment: list[Slug] = Field(default_factory=list)
     """Kinds of equipment (as the profile says)."""
-    severities: list[Literal["info", "warning", "critical"]] = Field(default_factory=list)
+    severities: list[Severity] = Field(default_factory=list)
     """Severities."""
     rules: list[Slug] = Field(default_factory=list)
     """Rule ids."""

@@ -36,8 +36,8 @@ from api.alerts.rules import (
     Threshold,
 )
 from devices.profile import OPERATORS, Condition, Profile
+from facmon.types import Value
 
-Value = bool | int | float | str
 Values = dict[str, Value]
 
 

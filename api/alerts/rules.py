@@ -19,7 +19,6 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
-    StringConstraints,
     Tag,
     ValidationError,
     ValidationInfo,
@@ -27,26 +26,11 @@ from pydantic import (
 )
 
 from api.alerts.calendar import Calendar
-from devices.sim.scenario import parse_duration
-
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]+$", max_length=64)]
-Severity = Literal["info", "warning", "critical"]
-Duration = Annotated[float, Field(ge=0), "seconds"]
+from facmon.types import Duration, Severity, Slug
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _durations(cls, data: Any) -> Any:
-        """Durations may be written ``90s``, ``15m``, ``2h``, ``1d`` or as seconds."""
-        if isinstance(data, dict):
-            for name, field in cls.model_fields.items():
-                key = field.alias or name
-                if "seconds" in field.metadata and key in data:
-                    data = {**data, key: parse_duration(data[key])}
-        return data
 
 
 class Match(_Strict):

@@ -36,11 +36,11 @@ from api.registry.models import (
 from api.routes.files import local_today
 from api.routes.registry import IsoTime, StrictInput, WorkOrderOut, columns
 from api.schemas import Problem, invalid
+from facmon.types import SLUG_MAX, SLUG_PATTERN, Severity, Slug
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"], dependencies=[Viewer])
 
-AlertId = Annotated[str, Path(pattern=r"^[a-z0-9_-]+$", max_length=64)]
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]+$", max_length=64)]
+AlertId = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=SLUG_MAX)]
 
 
 class AlertOut(BaseModel):
@@ -213,7 +213,7 @@ def _out(alert: Alert) -> AlertOut:
 async def list_alerts(
     request: Request,
     state: Literal["open", "firing", "acknowledged", "resolved"] | None = None,
-    severity: Literal["info", "warning", "critical"] | None = None,
+    severity: Severity | None = None,
     rule: Annotated[str | None, Query(max_length=64)] = None,
     site: Annotated[str | None, Query(max_length=64)] = None,
     building: Annotated[str | None, Query(max_length=64)] = None,

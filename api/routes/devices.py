@@ -12,11 +12,12 @@ from api.live import LiveDevice
 from api.schemas import DeviceLatest, DeviceSummary, Problem
 from collector.record import DeviceLatest as StoredLatest
 from collector.sinks import SinkError
+from facmon.types import SLUG_MAX, SLUG_PATTERN
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"], dependencies=[Viewer])
 
 DeviceId = Annotated[
-    str, Path(pattern=r"^[a-z0-9_-]+$", max_length=64, description="Device id (slug)")
+    str, Path(pattern=SLUG_PATTERN, max_length=SLUG_MAX, description="Device id (slug)")
 ]
 
 

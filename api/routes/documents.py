@@ -16,6 +16,7 @@ from api.auth import Operator, Viewer
 from api.registry.models import Asset, Document
 from api.routes.registry import NumberId, SlugId
 from api.schemas import Problem, read_body
+from facmon.types import SLUG_MAX, SLUG_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["documents"])
 
@@ -89,7 +90,7 @@ async def attach(
     dependencies=[Viewer],
 )
 async def documents(
-    request: Request, asset_id: Annotated[str, Query(pattern=r"^[a-z0-9_-]+$", max_length=64)]
+    request: Request, asset_id: Annotated[str, Query(pattern=SLUG_PATTERN, max_length=SLUG_MAX)]
 ) -> list[DocumentInfo]:
     """The asset's documents, newest first (without their content)."""
     async with request.app.state.services.sessions() as session:

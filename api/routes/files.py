@@ -36,6 +36,7 @@ from api.routes.registry import AssetIn, RoomIn, SlugId, WorkOrderOut, columns
 from api.schemas import Problem, invalid
 from api.status import OpenOrder, Status, Verdict, derive
 from collector.sinks import Aggregate, QueryRefused, SinkError
+from facmon.types import SLUG_MAX, SLUG_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["assets"], dependencies=[Viewer])
 
@@ -300,7 +301,7 @@ class History(BaseModel):
 async def asset_history(
     item: SlugId,
     request: Request,
-    point: Annotated[str, Query(pattern=r"^[a-z0-9_-]+$", max_length=64)],
+    point: Annotated[str, Query(pattern=SLUG_PATTERN, max_length=SLUG_MAX)],
     start: AwareDatetime,
     end: AwareDatetime,
     every: Annotated[str, Query(pattern=r"^[1-9][0-9]{0,8}(ms|s|m|h|d)$", examples=["5m"])] = "5m",

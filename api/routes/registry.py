@@ -47,8 +47,8 @@ from api.registry.models import (
     WorkOrderStatus,
 )
 from api.schemas import Problem
+from facmon.types import SLUG_MAX, SLUG_PATTERN, Slug
 
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]+$", min_length=1, max_length=64)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=200)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -289,7 +289,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem},
 }
 _CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {**_ERRORS, 409: {"model": Problem}}
-SlugId = Annotated[str, PathParam(pattern=r"^[a-z0-9_-]+$", max_length=64, description="Id")]
+SlugId = Annotated[str, PathParam(pattern=SLUG_PATTERN, max_length=SLUG_MAX, description="Id")]
 NumberId = Annotated[int, PathParam(ge=1, le=2**31 - 1, description="Id")]
 
 

@@ -12,7 +12,8 @@ from typing import Literal
 
 from devices.codec import CodecError, PointType, encode
 from devices.decoding import decode_point
-from devices.profile import Point, Profile, Simulation, Table, Value
+from devices.profile import Point, Profile, Simulation, Table
+from facmon.types import Value
 
 TICK_S = 0.5
 """Values are recomputed at most this often, and only when somebody reads."""

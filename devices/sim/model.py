@@ -8,8 +8,8 @@ from pydantic import Field, model_validator
 
 from devices.sim.scenario import Step
 from facmon.config import ConfigModel, FieldError
-from facmon.contract import Slug
 from facmon.mqtt import BrokerConfig
+from facmon.types import Slug
 
 
 class SimDevice(ConfigModel):

@@ -15,9 +15,10 @@ import time
 from typing import Any
 
 from devices.codec import PointType
-from devices.profile import Category, Profile, Value
+from devices.profile import Category, Profile
 from devices.sim.memory import sim_value
 from devices.sim.model import SimMqttDevice
+from facmon.types import Value
 
 DEFAULT_ROUTE = [(30.5200, 114.3100), (30.5350, 114.3300), (30.5500, 114.3150), (30.5380, 114.2950)]
 """A loop of about 9 km (Wuhan); used when a vehicle has no route of its own."""

@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import Field, model_validator
 
-from devices.profile import Value
 from devices.sim.memory import FaultMode
 from facmon.config import ConfigModel, FieldError
-from facmon.contract import Slug
-
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
-
-
-def parse_duration(value: object) -> float:
-    """Return seconds from a number or a text like ``90``, ``30s``, ``1m30s``, ``2h``.
-
-    Raises:
-        ValueError: the text is not a duration.
-    """
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        match = _DURATION.match(value.strip())
-        if match and any(match.groups()):
-            hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-            return hours * 3600 + minutes * 60 + seconds
-    raise ValueError(f"{value!r} is not a duration (use seconds, or e.g. 30s, 1m30s, 2h)")
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+from facmon.types import Duration, Slug, Value
 
 
 class Step(ConfigModel):

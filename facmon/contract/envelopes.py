@@ -25,7 +25,8 @@ from pydantic import (
 )
 
 from facmon.contract.errors import EnvelopeError
-from facmon.contract.topics import SLUG_MAX, TopicKind
+from facmon.contract.topics import TopicKind
+from facmon.types import Severity, Slug
 
 MAX_PAYLOAD_BYTES = 256 * 1024
 """Largest payload any consumer accepts."""
@@ -43,10 +44,6 @@ RESERVED_PREFIX = "facmon_"
 RESERVED_NAMES = frozenset({"facmon_seq", "facmon_bad"})
 """Field names the collector adds to every stored reading; no point or attribute may use them."""
 
-Slug = Annotated[
-    str, StringConstraints(strict=True, pattern=r"^[a-z0-9_-]+$", min_length=1, max_length=SLUG_MAX)
-]
-"""An identifier: ``[a-z0-9_-]``, 1 to 64 characters (sites, gateways, devices, points, ...)."""
 EpochMs = Annotated[int, Field(strict=True, ge=0, le=MAX_TS_MS)]
 """Unix time in milliseconds."""
 Seq = Annotated[int, Field(strict=True, ge=0, lt=_INT64)]
@@ -189,7 +186,7 @@ class AlertEnvelope(Envelope):
     id: Slug
     ts: EpochMs
     state: Literal["firing", "acknowledged", "resolved"]
-    severity: Literal["info", "warning", "critical"]
+    severity: Severity
     rule: Slug
     summary: Text
     rule_kind: Slug | None = None

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from facmon.contract.errors import TopicError
+from facmon.types import SLUG_CHARS, SLUG_MAX
 
 VERSION = "v1"
 DEFAULT_PREFIX = "facmon"
-SLUG_MAX = 64
-_SLUG = re.compile(r"[a-z0-9_-]{1,64}")
+_SLUG = re.compile(f"{SLUG_CHARS}{{1,{SLUG_MAX}}}")
 
 
 def is_slug(value: str) -> bool:

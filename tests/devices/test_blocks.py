@@ -10,8 +10,9 @@ from devices.blocks import BlockDecoder, registers_to_bytes
 from devices.codec import CodecError
 from devices.decoding import decode_point
 from devices.library import load_profile
-from devices.profile import PROFILE_DIR, Value
+from devices.profile import PROFILE_DIR
 from facmon.contract import DataEnvelope
+from facmon.types import Value
 from gateway.plan import compile_plan
 
 REQUESTS = [

@@ -7,21 +7,7 @@ from pydantic import ValidationError
 
 from devices.sim.model import SimConfig
 from devices.sim.runner import Simulator
-from devices.sim.scenario import Change, Scenario, Step, parse_duration, timeline
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [(90, 90.0), ("30s", 30.0), ("1m30s", 90.0), ("2h", 7200.0), ("1.5m", 90.0)],
-)
-def test_durations(text: object, seconds: float) -> None:
-    assert parse_duration(text) == seconds
-
-
-@pytest.mark.parametrize("text", ["", "soon", "5d", "-1s", True])
-def test_bad_durations(text: object) -> None:
-    with pytest.raises(ValueError, match="is not a duration"):
-        parse_duration(text)
+from devices.sim.scenario import Change, Scenario, Step, timeline
 
 
 def test_timeline_orders_changes_and_undoes() -> None:
