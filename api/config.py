@@ -9,11 +9,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from api.alerts.config import AlertsConfig
-from collector.config import SinkConfig, SqliteSinkConfig
 from facmon.config import ConfigModel
 from facmon.contract import DEFAULT_PREFIX
 from facmon.contract.topics import check_prefix
 from facmon.mqtt import BrokerConfig
+from storage.config import SinkConfig, SqliteSinkConfig
 
 
 class TlsConfig(ConfigModel):

@@ -23,10 +23,10 @@ from api.registry.db import make_engine, migrate, prepare_sqlite_dir
 from api.registry.models import Role
 from api.registry.tokens import TokenVerifier, create_token
 from api.routes import alerts, devices, documents, files, health, ledger, overview, registry
-from collector.sinks import TelemetryReader
-from collector.sinks.factory import make_reader
 from facmon import __version__
 from facmon.types import Value
+from storage.factory import make_reader
+from storage.sink import TelemetryReader
 
 log = logging.getLogger(__name__)
 

@@ -84,7 +84,7 @@ def spawn(command: str, config: Path, log: Path, level: str = "warning") -> subp
             [
                 sys.executable,
                 "-m",
-                "facmon",
+                "launcher",
                 "--log-level",
                 level,
                 command,

@@ -104,7 +104,16 @@ def main() -> None:
         path = Path(tmp) / "sim.yaml"
         path.write_text(yaml.safe_dump(config))
         sim = subprocess.Popen(
-            [sys.executable, "-m", "facmon", "--log-level", "warning", "sim", "--config", str(path)]
+            [
+                sys.executable,
+                "-m",
+                "launcher",
+                "--log-level",
+                "warning",
+                "sim",
+                "--config",
+                str(path),
+            ]
         )
         try:
             for port in ports:

@@ -12,21 +12,7 @@ from prometheus_client import start_http_server
 
 from collector.config import CollectorConfig
 from collector.consumer import BrokerSession, Inbound
-from collector.lineprotocol import BAD_FIELD, SEQ_FIELD
 from collector.metrics import CollectorMetrics
-from collector.record import (
-    NOWHERE,
-    AlertRecord,
-    EventRecord,
-    HealthRecord,
-    Record,
-    StateRecord,
-    Stored,
-    UsageRecord,
-    Where,
-)
-from collector.sinks import Sink, SinkError, SinkRejected
-from collector.sinks.factory import make_sink
 from facmon.backoff import Backoff
 from facmon.contract import (
     RESERVED_NAMES,
@@ -44,6 +30,20 @@ from facmon.contract import (
     parse_envelope,
     shared,
 )
+from storage.factory import make_sink
+from storage.lineprotocol import BAD_FIELD, SEQ_FIELD
+from storage.records import (
+    NOWHERE,
+    AlertRecord,
+    EventRecord,
+    HealthRecord,
+    Record,
+    StateRecord,
+    Stored,
+    UsageRecord,
+    Where,
+)
+from storage.sink import Sink, SinkError, SinkRejected
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from fastapi import APIRouter, HTTPException, Path, Request
 from api.auth import Viewer
 from api.live import LiveDevice
 from api.schemas import DeviceLatest, DeviceSummary, Problem
-from collector.record import DeviceLatest as StoredLatest
-from collector.sinks import SinkError
 from facmon.types import SLUG_MAX, SLUG_PATTERN
+from storage.records import DeviceLatest as StoredLatest
+from storage.sink import SinkError
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"], dependencies=[Viewer])
 

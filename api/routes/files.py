@@ -35,8 +35,8 @@ from api.routes.documents import DocumentInfo, described
 from api.routes.registry import AssetIn, RoomIn, SlugId, WorkOrderOut, columns
 from api.schemas import Problem, invalid
 from api.status import OpenOrder, Status, Verdict, derive
-from collector.sinks import Aggregate, QueryRefused, SinkError
 from facmon.types import SLUG_MAX, SLUG_PATTERN
+from storage.sink import Aggregate, QueryRefused, SinkError
 
 router = APIRouter(prefix="/api/v1", tags=["assets"], dependencies=[Viewer])
 

@@ -238,7 +238,7 @@ def latency(toggles: int) -> dict[str, Any]:
                             [
                                 sys.executable,
                                 "-m",
-                                "facmon",
+                                "launcher",
                                 "--log-level",
                                 "warning",
                                 name,

@@ -166,7 +166,7 @@ def main() -> None:
                 "bootstrap_token": token,
             }
             (work / "api.yaml").write_text(yaml.safe_dump(config))
-            command = [sys.executable, "-m", "facmon", "--log-level", "warning", "api"]
+            command = [sys.executable, "-m", "launcher", "--log-level", "warning", "api"]
             api = subprocess.Popen(
                 [*command, "--config", str(work / "api.yaml")],
                 stderr=subprocess.DEVNULL,

@@ -132,7 +132,7 @@ def start_collector(
         [
             sys.executable,
             "-m",
-            "facmon",
+            "launcher",
             "--log-level",
             "warning",
             "collector",

@@ -22,10 +22,10 @@ from bench.pipeline import (
     reading_points,
     usage,
 )
-from collector.lineprotocol import to_line
-from collector.record import Record
 from devices.library import resolve_profile
 from facmon.contract import DataEnvelope
+from storage.lineprotocol import to_line
+from storage.records import Record
 from tests.integration.services import InfluxDBServer, MosquittoServer
 
 SMALL_PROFILE = "th-sensor"

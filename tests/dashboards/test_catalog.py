@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from dashboards.catalog import BUILDERS, GENERATED_DIR, Difference, differences, files, write
-from facmon.cli import app
+from launcher.cli import app
 
 
 def test_the_committed_files_are_what_the_code_generates() -> None:

@@ -11,7 +11,7 @@ from devices.profile import PROFILE_DIR
 
 def check(*paths: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "facmon", "profiles", "check", *map(str, paths)],
+        [sys.executable, "-m", "launcher", "profiles", "check", *map(str, paths)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -98,7 +98,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "facmon", *args],
+        [sys.executable, "-m", "launcher", *args],
         capture_output=True,
         text=True,
         timeout=60,

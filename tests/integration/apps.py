@@ -15,8 +15,8 @@ from api.main import Services
 from api.registry.db import make_engine, migrate
 from api.registry.models import Role
 from api.registry.tokens import TokenVerifier, create_token
-from collector.config import SqliteSinkConfig
-from collector.sinks.factory import make_reader
+from storage.config import SqliteSinkConfig
+from storage.factory import make_reader
 
 
 @asynccontextmanager

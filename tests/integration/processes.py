@@ -46,7 +46,7 @@ class FacmonProcess:
                 [
                     sys.executable,
                     "-m",
-                    "facmon",
+                    "launcher",
                     "--log-level",
                     "debug",
                     self.command,

@@ -21,7 +21,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from facmon import demo_site
+from launcher import demo_site
 from tests.integration.browser import chromium
 from tests.integration.processes import wait_for
 from tests.integration.services import InfluxDBServer, free_port
@@ -40,7 +40,7 @@ def run_demo(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str,
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
-                *(sys.executable, "-m", "facmon", "demo", "--port", str(port)),
+                *(sys.executable, "-m", "launcher", "demo", "--port", str(port)),
                 *("--workdir", str(tmp_path / "data"), *extra),
             ],
             stdout=out,

@@ -272,7 +272,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             [
                 sys.executable,
                 "-m",
-                "facmon",
+                "launcher",
                 "demo",
                 "--port",
                 str(port),

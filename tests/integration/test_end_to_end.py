@@ -92,7 +92,7 @@ def system(
             },
         ),
     }
-    command = [sys.executable, "-m", "facmon", "api", "create-token", "--role", "viewer"]
+    command = [sys.executable, "-m", "launcher", "api", "create-token", "--role", "viewer"]
     created = subprocess.run(  # the documented way to get a first token
         [*command, "--config", str(tmp_path / "api.yaml")],
         capture_output=True,

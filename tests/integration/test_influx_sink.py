@@ -6,18 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from collector.config import InfluxSinkConfig
-from collector.record import (
-    AlertRecord,
-    EventRecord,
-    HealthRecord,
-    Record,
-    StateRecord,
-    UsageRecord,
-)
-from collector.sinks import AGGREGATES, SinkError, SinkRejected
-from collector.sinks.influx import InfluxReader, InfluxSink
-from collector.sinks.sqlite import SqliteReader, SqliteSink
 from facmon.contract import (
     AlertEnvelope,
     DataEnvelope,
@@ -25,6 +13,18 @@ from facmon.contract import (
     StateEnvelope,
     UsageEnvelope,
 )
+from storage.config import InfluxSinkConfig
+from storage.influx import InfluxReader, InfluxSink
+from storage.records import (
+    AlertRecord,
+    EventRecord,
+    HealthRecord,
+    Record,
+    StateRecord,
+    UsageRecord,
+)
+from storage.sink import AGGREGATES, SinkError, SinkRejected
+from storage.sqlite import SqliteReader, SqliteSink
 from tests.integration.services import InfluxDBServer
 
 pytestmark = pytest.mark.integration

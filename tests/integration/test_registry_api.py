@@ -17,9 +17,9 @@ from fastapi import FastAPI
 from api.config import ApiConfig
 from api.main import create_app
 from api.registry.models import Role
-from collector.record import Record
-from collector.sinks.sqlite import SqliteSink
 from facmon.contract import DataEnvelope, Topic, TopicKind
+from storage.records import Record
+from storage.sqlite import SqliteSink
 from tests.integration.apps import registry_services
 
 pytestmark = pytest.mark.integration

@@ -96,7 +96,7 @@ def test_create_token_prints_a_token_that_carries_its_role(tmp_path: Path) -> No
     database = f"sqlite:///{tmp_path / 'registry.db'}"
     config = tmp_path / "api.yaml"
     config.write_text(yaml.safe_dump({"database": database}))
-    command = [sys.executable, "-m", "facmon", "api", "create-token", "--config", str(config)]
+    command = [sys.executable, "-m", "launcher", "api", "create-token", "--config", str(config)]
     made = subprocess.run(
         [*command, "--role", "operator"], capture_output=True, text=True, check=True
     )
@@ -121,7 +121,7 @@ def test_create_token_prints_a_token_that_carries_its_role(tmp_path: Path) -> No
     assert wrong.returncode == 2
     assert "'root' is not one of viewer, operator, admin" in wrong.stderr
 
-    revoke = [sys.executable, "-m", "facmon", "api", "revoke-token", "--config", str(config)]
+    revoke = [sys.executable, "-m", "launcher", "api", "revoke-token", "--config", str(config)]
     done = subprocess.run([*revoke, "--name", "cli"], capture_output=True, text=True, check=True)
     assert "revoked 1 token(s) named 'cli'" in done.stdout
     assert asyncio.run(role_of(token)) is None

@@ -206,7 +206,7 @@ def test_fault_modes_and_link_loss() -> None:
 
 def probe(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "facmon", "probe", "--host", "127.0.0.1", *args],
+        [sys.executable, "-m", "launcher", "probe", "--host", "127.0.0.1", *args],
         capture_output=True,
         text=True,
         timeout=60,

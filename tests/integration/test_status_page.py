@@ -288,7 +288,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, mosquitto: MosquittoServer) -
         assert response.status_code == 201, response.text
     made = subprocess.run(
         [
-            *(sys.executable, "-m", "facmon", "api", "create-token"),
+            *(sys.executable, "-m", "launcher", "api", "create-token"),
             *("--role", "viewer", "--config", str(api.config_path)),
         ],
         capture_output=True,

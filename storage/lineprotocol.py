@@ -21,7 +21,8 @@ from collections.abc import Mapping
 
 import orjson
 
-from collector.record import (
+from facmon.contract import RESERVED_NAMES, Scalar
+from storage.records import (
     ALERTS_MEASUREMENT,
     EVENTS_MEASUREMENT,
     HEALTH_MEASUREMENT,
@@ -36,7 +37,6 @@ from collector.record import (
     UsageRecord,
     Where,
 )
-from facmon.contract import RESERVED_NAMES, Scalar
 
 SEQ_FIELD = "facmon_seq"
 """Field holding the gateway's sequence number, to count loss end to end."""

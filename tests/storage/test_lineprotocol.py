@@ -7,21 +7,21 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.lineprotocol import escape_key, field_value, fields, tags, to_line
-from collector.record import (
-    AlertRecord,
-    EventRecord,
-    HealthRecord,
-    Record,
-    StateRecord,
-    UsageRecord,
-)
 from facmon.contract import (
     AlertEnvelope,
     DataEnvelope,
     EventEnvelope,
     StateEnvelope,
     UsageEnvelope,
+)
+from storage.lineprotocol import escape_key, field_value, fields, tags, to_line
+from storage.records import (
+    AlertRecord,
+    EventRecord,
+    HealthRecord,
+    Record,
+    StateRecord,
+    UsageRecord,
 )
 
 NS = 1_000_000

@@ -14,8 +14,8 @@ from api.alerts.config import DEFAULT_RULES
 from api.alerts.rules import load_rules
 from devices.library import resolve_profile
 from devices.sim.model import SimConfig
-from facmon import demo_site
 from gateway.config import GatewayConfig
+from launcher import demo_site
 
 
 def test_the_site_has_what_the_demo_promises() -> None:

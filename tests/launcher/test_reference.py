@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from facmon.reference import components, render
+from launcher.reference import components, render
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 

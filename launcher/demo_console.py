@@ -24,7 +24,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 from rich.text import Text
 
-from facmon import demo_site
+from launcher import demo_site
 
 log = logging.getLogger(__name__)
 

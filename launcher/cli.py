@@ -279,7 +279,7 @@ def demo(
     ] = None,
 ) -> None:
     """Run the whole system with simulated devices on embedded defaults."""
-    from facmon.demo import DemoError, run_demo  # noqa: PLC0415
+    from launcher.demo import DemoError, run_demo  # noqa: PLC0415
 
     try:
         run_service(run_demo(host, port, workdir, influx))
@@ -385,7 +385,7 @@ def config_reference(
     ] = None,
 ) -> None:
     """Print the configuration reference (Markdown) generated from the config models."""
-    from facmon.reference import components, render  # noqa: PLC0415
+    from launcher.reference import components, render  # noqa: PLC0415
 
     text = render(components())
     if output is None:

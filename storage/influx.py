@@ -7,11 +7,11 @@ import gzip
 import httpx
 import orjson
 
-from collector.config import InfluxSinkConfig
-from collector.lineprotocol import BAD_FIELD, SEQ_FIELD, to_line
-from collector.record import DeviceLatest, Stored
-from collector.sinks import Aggregate, QueryRefused, SinkError, SinkRejected
 from facmon.contract import RESERVED_PREFIX, Scalar
+from storage.config import InfluxSinkConfig
+from storage.lineprotocol import BAD_FIELD, SEQ_FIELD, to_line
+from storage.records import DeviceLatest, Stored
+from storage.sink import Aggregate, QueryRefused, SinkError, SinkRejected
 
 
 def _client(config: InfluxSinkConfig) -> httpx.AsyncClient:

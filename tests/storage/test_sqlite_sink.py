@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from collector.record import AlertRecord, EventRecord, Record
-from collector.sinks import Aggregate, SinkError
-from collector.sinks.sqlite import SqliteReader, SqliteSink
 from facmon.contract import AlertEnvelope, DataEnvelope, EventEnvelope
+from storage.records import AlertRecord, EventRecord, Record
+from storage.sink import Aggregate, SinkError
+from storage.sqlite import SqliteReader, SqliteSink
 
 
 def record(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 SCRIPT = """
 import threading
-from facmon.cli import run_service
+from launcher.cli import run_service
 
 async def main():
     # like aiosqlite's worker of a connection that was in use when the service stopped
@@ -37,7 +37,7 @@ def test_the_demo_says_so_when_its_port_is_taken(tmp_path: Path) -> None:
         port = taken.getsockname()[1]
         command = ["demo", "--port", str(port), "--workdir", str(tmp_path)]
         done = subprocess.run(
-            [sys.executable, "-m", "facmon", *command],
+            [sys.executable, "-m", "launcher", *command],
             check=False,
             capture_output=True,
             text=True,

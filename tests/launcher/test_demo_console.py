@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from rich.console import Console
 
-from facmon.demo_console import DemoConsole, Links, Snapshot, render
+from launcher.demo_console import DemoConsole, Links, Snapshot, render
 
 
 def alert(number: int, state: str = "firing") -> dict[str, Any]:

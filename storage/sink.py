@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Literal, Protocol, get_args
 
-from collector.record import DeviceLatest, Stored
 from facmon.contract import Scalar
+from storage.records import DeviceLatest, Stored
 
 Aggregate = Literal["mean", "min", "max", "sum", "count", "first", "last"]
 """How the values of one interval are combined."""

@@ -1,6 +1,6 @@
 """``facmon demo``: the whole system in one process on embedded defaults, playing a scenario.
 
-An in-process MQTT broker, the simulated site of :mod:`facmon.demo_site` (60 Modbus devices,
+An in-process MQTT broker, the simulated site of :mod:`launcher.demo_site` (60 Modbus devices,
 vehicles, doors, sensors), a gateway per building, a collector writing to SQLite (or to
 InfluxDB when ``influx_url`` is given) and the API with the registry filled in. Each run starts
 the site afresh; only the API token is kept.
@@ -22,17 +22,18 @@ from api.alerts.config import AlertsConfig
 from api.config import ApiConfig
 from api.main import ApiService
 from api.registry.tokens import new_token
-from collector.config import CollectorConfig, InfluxSinkConfig, SqliteSinkConfig
+from collector.config import CollectorConfig
 from collector.main import Collector
 from devices.sim.model import SimConfig
 from devices.sim.runner import Simulator
-from facmon import demo_site
-from facmon.broker import EmbeddedBroker
-from facmon.demo_console import DemoConsole, Links
 from facmon.mqtt import BrokerConfig
 from facmon.net import free_port
 from gateway.config import GatewayConfig
 from gateway.main import Gateway, compile_plans, ingest_profiles
+from launcher import demo_site
+from launcher.broker import EmbeddedBroker
+from launcher.demo_console import DemoConsole, Links
+from storage.config import InfluxSinkConfig, SqliteSinkConfig
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import aiosqlite
 import orjson
 
-from collector.record import AlertRecord, DeviceLatest, EventRecord, Record, Stored
-from collector.sinks import Aggregate, QueryRefused, SinkError
 from facmon.contract import Scalar
+from storage.records import AlertRecord, DeviceLatest, EventRecord, Record, Stored
+from storage.sink import Aggregate, QueryRefused, SinkError
 
 _SCHEMA = """
 PRAGMA journal_mode = WAL;
