@@ -15,6 +15,26 @@ branch_labels = None
 depends_on = None
 
 
+def _place_table(name: str, parent_key: str, parent: str, *columns: sa.Column[object]) -> None:
+    """A level of the site hierarchy: id, parent, name, ``columns``; indexed by its parent."""
+    op.create_table(
+        name,
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column(parent_key, sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        *columns,
+        sa.ForeignKeyConstraint(
+            [parent_key],
+            [f"{parent}.id"],
+            name=op.f(f"fk_{name}_{parent_key}_{parent}"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{name}")),
+    )
+    with op.batch_alter_table(name, schema=None) as batch_op:
+        batch_op.create_index(batch_op.f(f"ix_{name}_{parent_key}"), [parent_key], unique=False)
+
+
 def upgrade() -> None:
     """Apply this revision."""
     op.create_table(
@@ -40,49 +60,13 @@ def upgrade() -> None:
         sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sites")),
     )
-    op.create_table(
-        "buildings",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("site_id", sa.String(length=64), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["site_id"], ["sites.id"], name=op.f("fk_buildings_site_id_sites"), ondelete="RESTRICT"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_buildings")),
+    _place_table("buildings", "site_id", "sites")
+    _place_table(
+        "floors", "building_id", "buildings", sa.Column("level", sa.Integer(), nullable=False)
     )
-    with op.batch_alter_table("buildings", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_buildings_site_id"), ["site_id"], unique=False)
-
-    op.create_table(
-        "floors",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("building_id", sa.String(length=64), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("level", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["building_id"],
-            ["buildings.id"],
-            name=op.f("fk_floors_building_id_buildings"),
-            ondelete="RESTRICT",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_floors")),
+    _place_table(
+        "rooms", "floor_id", "floors", sa.Column("kind", sa.String(length=64), nullable=False)
     )
-    with op.batch_alter_table("floors", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_floors_building_id"), ["building_id"], unique=False)
-
-    op.create_table(
-        "rooms",
-        sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("floor_id", sa.String(length=64), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("kind", sa.String(length=64), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["floor_id"], ["floors.id"], name=op.f("fk_rooms_floor_id_floors"), ondelete="RESTRICT"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_rooms")),
-    )
-    with op.batch_alter_table("rooms", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_rooms_floor_id"), ["floor_id"], unique=False)
 
     op.create_table(
         "assets",
