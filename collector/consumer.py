@@ -4,8 +4,9 @@ A small asyncio MQTT client (3.1.1 and 5) that does only what the collector need
 a profile showed paho-mqtt spending more time per message than all of the collector's own
 work: several ``recv`` calls and MQTT 5 property objects per message, and a thread whose
 every hand-over to the event loop is a wake-up under the GIL. Here packets are parsed
-straight out of the bytes each read returns, on the event loop that stores them, and a
-batch's acknowledgements go out in one write.
+straight out of the bytes each read returns (:mod:`facmon.mqtt.packets` builds and reads
+them), on the event loop that stores them, and a batch's acknowledgements go out in one
+write. This module keeps the session: connect, subscribe, deliver, acknowledge, reconnect.
 
 A message is acknowledged only by :meth:`BrokerSession.ack`, which the collector calls once
 the batch holding it is durable. Message ids belong to one connection: after a reconnect
