@@ -4,8 +4,9 @@ A small asyncio MQTT client (3.1.1 and 5) that does only what the collector need
 a profile showed paho-mqtt spending more time per message than all of the collector's own
 work: several ``recv`` calls and MQTT 5 property objects per message, and a thread whose
 every hand-over to the event loop is a wake-up under the GIL. Here packets are parsed
-straight out of the bytes each read returns, on the event loop that stores them, and a
-batch's acknowledgements go out in one write.
+straight out of the bytes each read returns (:mod:`facmon.mqtt.packets` builds and reads
+them), on the event loop that stores them, and a batch's acknowledgements go out in one
+write. This module keeps the session: connect, subscribe, deliver, acknowledge, reconnect.
 
 A message is acknowledged only by :meth:`BrokerSession.ack`, which the collector calls once
 the batch holding it is durable. Message ids belong to one connection: after a reconnect
@@ -17,60 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from facmon.backoff import Backoff
-from facmon.mqtt import BrokerConfig
+from facmon.mqtt import BrokerConfig, packets
+from facmon.mqtt.packets import ProtocolError
 
 log = logging.getLogger(__name__)
 
-_CONNECT, _CONNACK, _PUBLISH, _PUBACK = 0x10, 0x20, 0x30, 0x40
-_SUBSCRIBE, _SUBACK, _PINGREQ, _PINGRESP, _DISCONNECT = 0x82, 0x90, 0xC0, 0xD0, 0xE0
-_NO_LOCAL = 0x04
 _OUTBOX_LIMIT = 10_000
-
-# MQTT 5 property identifiers by how their value is encoded (§2.2.2.2), to skip or read them.
-_BYTE_PROPS = {0x01, 0x17, 0x19, 0x24, 0x25, 0x28, 0x29, 0x2A}
-_TWO_BYTE_PROPS = {0x13, 0x21, 0x22, 0x23}
-_FOUR_BYTE_PROPS = {0x02, 0x11, 0x18, 0x27}
-_STRING_PROPS = {0x03, 0x08, 0x09, 0x12, 0x15, 0x16, 0x1A, 0x1C, 0x1F}  # binary data alike
-_VARINT_PROPS = {0x0B}
-_USER_PROPERTY = 0x26
-_SERVER_KEEP_ALIVE = 0x13
-
-_CONNACK_V311 = {
-    1: "unacceptable protocol version",
-    2: "client id rejected",
-    3: "server unavailable",
-    4: "bad user name or password",
-    5: "not authorised",
-}
-_REASONS_V5 = {
-    0x80: "unspecified error",
-    0x81: "malformed packet",
-    0x82: "protocol error",
-    0x84: "unsupported protocol version",
-    0x85: "client identifier not valid",
-    0x86: "bad user name or password",
-    0x87: "not authorized",
-    0x88: "server unavailable",
-    0x89: "server busy",
-    0x8A: "banned",
-    0x8E: "session taken over",
-    0x8F: "topic filter invalid",
-    0x90: "topic name invalid",
-    0x93: "receive maximum exceeded",
-    0x95: "packet too large",
-    0x97: "quota exceeded",
-    0x9E: "shared subscriptions not supported",
-}
-
-
-class ProtocolError(Exception):
-    """The broker sent something this client cannot accept, or refused it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,66 +40,6 @@ class Inbound:
     mid: int
     qos: int
     connection: int
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | 0x80 if value else byte)
-        if not value:
-            return bytes(out)
-
-
-def _string(text: str | bytes) -> bytes:
-    raw = text.encode() if isinstance(text, str) else text
-    return struct.pack("!H", len(raw)) + raw
-
-
-def _packet(header: int, body: bytes) -> bytes:
-    return bytes([header]) + _varint(len(body)) + body
-
-
-def _read_varint(data: bytes | bytearray, at: int) -> tuple[int, int]:
-    """Return the variable byte integer at ``at`` and the offset after it."""
-    value, shift = 0, 0
-    while True:
-        if at >= len(data) or shift > 21:
-            raise ProtocolError("malformed variable byte integer")
-        byte = data[at]
-        value |= (byte & 0x7F) << shift
-        at += 1
-        if byte < 0x80:
-            return value, at
-        shift += 7
-
-
-def _properties(data: bytes, at: int) -> tuple[dict[int, int], int]:
-    """Read MQTT 5 properties at ``at``: the integer ones by id, and the offset after them."""
-    length, at = _read_varint(data, at)
-    end = at + length
-    found: dict[int, int] = {}
-    while at < end:
-        ident = data[at]
-        at += 1
-        if ident in _BYTE_PROPS:
-            found[ident], at = data[at], at + 1
-        elif ident in _TWO_BYTE_PROPS:
-            found[ident], at = int.from_bytes(data[at : at + 2], "big"), at + 2
-        elif ident in _FOUR_BYTE_PROPS:
-            found[ident], at = int.from_bytes(data[at : at + 4], "big"), at + 4
-        elif ident in _VARINT_PROPS:
-            found[ident], at = _read_varint(data, at)
-        elif ident in _STRING_PROPS:
-            at += 2 + int.from_bytes(data[at : at + 2], "big")
-        elif ident == _USER_PROPERTY:
-            at += 2 + int.from_bytes(data[at : at + 2], "big")
-            at += 2 + int.from_bytes(data[at : at + 2], "big")
-        else:
-            raise ProtocolError(f"unknown MQTT 5 property 0x{ident:02x}")
-    if at != end:
-        raise ProtocolError("malformed properties")
-    return found, end
 
 
 class BrokerSession:
@@ -194,7 +92,7 @@ class BrokerSession:
         """Disconnect cleanly (the session stays on the broker)."""
         link = self._link
         if link is not None:
-            link.send(_packet(_DISCONNECT, b"\x00\x00" if self._v5 else b""))
+            link.send(packets.disconnect(v5=self._v5))
             link.transport.close()
 
     def ack(self, messages: Iterable[Inbound]) -> None:
@@ -203,14 +101,10 @@ class BrokerSession:
         if link is None:
             return
         current = link.connection
-        acks = b"".join(
-            b"\x40\x02" + m.mid.to_bytes(2, "big")
-            for m in messages
-            if m.qos and m.connection == current
-        )
-        if acks:
-            link.send(acks)
-            link.acknowledged(len(acks) // 4)
+        mids = [m.mid for m in messages if m.qos and m.connection == current]
+        if mids:
+            link.send(packets.pubacks(mids))
+            link.acknowledged(len(mids))
 
     def publish(self, topic: str, payload: bytes) -> None:
         """Publish at QoS 1; kept until the broker acknowledges it, and resent after a reconnect.
@@ -224,7 +118,7 @@ class BrokerSession:
         pid = self._allocate()
         self._outbox[pid] = (topic, payload)
         if self._link is not None:
-            self._link.send(self._publish_packet(pid, topic, payload, dup=False))
+            self._link.send(packets.publish(pid, topic, payload, v5=self._v5, dup=False))
 
     def _allocate(self) -> int:
         for _ in range(65_535):
@@ -232,11 +126,6 @@ class BrokerSession:
             if self._next_pid not in self._outbox:
                 return self._next_pid
         raise ProtocolError("no free packet id")  # unreachable below the outbox limit
-
-    def _publish_packet(self, pid: int, topic: str, payload: bytes, *, dup: bool) -> bytes:
-        header = _PUBLISH | 0x02 | (0x08 if dup else 0)
-        body = _string(topic) + pid.to_bytes(2, "big") + (b"\x00" if self._v5 else b"") + payload
-        return _packet(header, body)
 
     async def _session(self) -> None:
         loop = asyncio.get_running_loop()
@@ -255,10 +144,10 @@ class BrokerSession:
                 self._link = link
                 link.send(self._connect_packet())
                 session_present = await link.connack
-                link.send(self._subscribe_packet())
+                link.send(packets.subscribe(self.topics, v5=self._v5))
                 await link.suback
             for pid, (topic, payload) in self._outbox.items():
-                link.send(self._publish_packet(pid, topic, payload, dup=True))
+                link.send(packets.publish(pid, topic, payload, v5=self._v5, dup=True))
             log.info("connected to %s (session present: %s)", self.broker.url, session_present)
             self.connected.set()
             await link.keep_alive()
@@ -266,32 +155,16 @@ class BrokerSession:
             transport.close()
 
     def _connect_packet(self) -> bytes:
-        flags = 0
-        payload = _string(self.client_id)
-        if self.broker.username is not None:
-            flags |= 0x80
-            payload += _string(self.broker.username)
-            if self.broker.password is not None:
-                flags |= 0x40
-                payload += _string(self.broker.password.get_secret_value())
-        head = _string("MQTT") + bytes([5 if self._v5 else 4, flags])
-        head += struct.pack("!H", self.broker.keepalive_s)
-        if self._v5:
-            props = b"\x11" + struct.pack("!I", self._session_expiry_s)
-            props += b"\x21" + struct.pack("!H", min(self._max_unacked, 65_535))
-            head += _varint(len(props)) + props
-        return _packet(_CONNECT, head + payload)
-
-    def _subscribe_packet(self) -> bytes:
-        body = b"\x00\x01" + (b"\x00" if self._v5 else b"")
-        for topic in self.topics:
-            options = 1
-            if self._v5 and not topic.startswith("$share/"):
-                # No Local: this client's own dead letters do not come back to it. MQTT 5
-                # forbids it on a shared subscription, where they come back and are skipped.
-                options |= _NO_LOCAL
-            body += _string(topic) + bytes([options])
-        return _packet(_SUBSCRIBE, body)
+        password = self.broker.password
+        return packets.connect(
+            self.client_id,
+            v5=self._v5,
+            keepalive_s=self.broker.keepalive_s,
+            username=self.broker.username,
+            password=password.get_secret_value() if password is not None else None,
+            session_expiry_s=self._session_expiry_s,
+            receive_maximum=self._max_unacked,
+        )
 
 
 class _Link(asyncio.Protocol):
@@ -311,6 +184,13 @@ class _Link(asyncio.Protocol):
         self.paused = False
         self._buffer = bytearray()
         self._last_sent = self._last_received = time.monotonic()
+        self._controls: dict[int, Callable[[bytes], None]] = {
+            packets.PUBACK: self._on_puback,
+            packets.CONNACK: self._on_connack,
+            packets.SUBACK: self._on_suback,
+            packets.DISCONNECT: self._on_disconnect,
+            packets.PINGRESP: self._on_pingresp,
+        }
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -349,7 +229,7 @@ class _Link(asyncio.Protocol):
                 if not self.paused and now - self._last_received > 1.5 * self.keepalive_s:
                     raise TimeoutError("no answer to keep-alive pings") from None
                 if now - self._last_sent >= period:
-                    self.send(bytes([_PINGREQ, 0]))
+                    self.send(packets.PING)
 
     def _fail(self, error: ProtocolError) -> None:
         self.connection_lost(error)
@@ -381,80 +261,55 @@ class _Link(asyncio.Protocol):
 
         Stops early once ``max_unacked`` messages wait for their acknowledgement.
         """
-        at, size = 0, len(buffer)
+        at = 0
         deliver, connection, v5 = self.session._deliver, self.connection, self.v5
         limit = self.session._max_unacked
-        while size - at >= 2 and self.unacked < limit:
-            header = buffer[at]
-            length, start = 0, at + 1
-            shift = 0
-            while True:
-                if start >= size:
-                    return at  # the length itself is incomplete
-                byte = buffer[start]
-                length |= (byte & 0x7F) << shift
-                start += 1
-                if byte < 0x80:
-                    break
-                shift += 7
-                if shift > 21:
-                    raise ProtocolError("malformed remaining length")
-            end = start + length
-            if end > size:
+        while self.unacked < limit:
+            found = packets.frame(buffer, at)
+            if found is None:
                 return at
+            header, start, end = found
             kind = header & 0xF0
-            if kind == _PUBLISH:
-                qos = (header >> 1) & 0x03
-                topic_end = start + 2 + ((buffer[start] << 8) | buffer[start + 1])
-                try:
-                    topic = buffer[start + 2 : topic_end].decode()
-                except UnicodeDecodeError:
-                    raise ProtocolError("a topic name is not UTF-8") from None
-                mid, body = 0, topic_end
+            if kind == packets.PUBLISH:
+                topic, payload, mid, qos = packets.read_publish(buffer, header, start, end, v5=v5)
                 if qos:
                     if qos > 1:
                         raise ProtocolError("QoS 2 delivery on a QoS 1 subscription")
-                    mid = (buffer[topic_end] << 8) | buffer[topic_end + 1]
-                    body += 2
                     self.unacked += 1
-                if v5:
-                    props, body = _read_varint(buffer, body)
-                    body += props
-                deliver(Inbound(topic, bytes(buffer[body:end]), mid, qos, connection))
+                deliver(Inbound(topic, payload, mid, qos, connection))
             else:
                 self._control(kind, bytes(buffer[start:end]))
             at = end
         return at
 
     def _control(self, kind: int, body: bytes) -> None:
-        if kind == _PUBACK:
-            self.session._outbox.pop(int.from_bytes(body[:2], "big"), None)
-            if len(body) > 2 and body[2] >= 0x80:
-                reason = _REASONS_V5.get(body[2], f"reason 0x{body[2]:02x}")
-                log.warning("the broker refused a publish: %s", reason)
-        elif kind == _CONNACK:
-            if len(body) < 2:
-                raise ProtocolError("malformed CONNACK")
-            if body[1]:
-                table = _REASONS_V5 if self.v5 else _CONNACK_V311
-                raise ProtocolError(f"connection refused: {table.get(body[1], f'code {body[1]}')}")
-            if self.v5:
-                props, _ = _properties(body, 2)
-                self.keepalive_s = props.get(_SERVER_KEEP_ALIVE, self.keepalive_s) or 3600
-            if not self.connack.done():
-                self.connack.set_result(bool(body[0] & 0x01))
-        elif kind == _SUBACK:
-            at = 2
-            if self.v5:
-                _, at = _properties(body, at)
-            for code in body[at:]:
-                if code >= 0x80:
-                    reason = _REASONS_V5.get(code, f"code 0x{code:02x}") if self.v5 else "failure"
-                    raise ProtocolError(f"subscription to {self.session.topics} refused: {reason}")
-            if not self.suback.done():
-                self.suback.set_result(None)
-        elif kind == _DISCONNECT:
-            reason = _REASONS_V5.get(body[0], f"code 0x{body[0]:02x}") if body else "no reason"
-            raise ProtocolError(f"the broker disconnected: {reason}")
-        elif kind != _PINGRESP:
+        handle = self._controls.get(kind)
+        if handle is None:
             raise ProtocolError(f"unexpected packet type 0x{kind:02x}")
+        handle(body)
+
+    def _on_puback(self, body: bytes) -> None:
+        pid, refusal = packets.read_puback(body)
+        self.session._outbox.pop(pid, None)
+        if refusal is not None:
+            log.warning("the broker refused a publish: %s", refusal)
+
+    def _on_connack(self, body: bytes) -> None:
+        session_present, keep_alive = packets.read_connack(body, v5=self.v5)
+        if self.v5:
+            self.keepalive_s = (self.keepalive_s if keep_alive is None else keep_alive) or 3600
+        if not self.connack.done():
+            self.connack.set_result(session_present)
+
+    def _on_suback(self, body: bytes) -> None:
+        refusal = packets.read_suback(body, v5=self.v5)
+        if refusal is not None:
+            raise ProtocolError(f"subscription to {self.session.topics} refused: {refusal}")
+        if not self.suback.done():
+            self.suback.set_result(None)
+
+    def _on_disconnect(self, body: bytes) -> None:
+        raise ProtocolError(f"the broker disconnected: {packets.read_disconnect(body)}")
+
+    def _on_pingresp(self, body: bytes) -> None:
+        """Nothing to do: any packet received counts as the broker being alive."""

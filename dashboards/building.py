@@ -7,22 +7,19 @@ from __future__ import annotations
 
 from dashboards import variables
 from dashboards.influxql import LAST_STATE_WINDOW, TIME_FILTER, matches
-from dashboards.mappings import DEVICE_STATES, ON_OFF
+from dashboards.mappings import ON_OFF
+from dashboards.panel_groups import count_stat, device_states, room_humidity
 from dashboards.panels import (
     Influx,
     bar_gauge,
-    coloured_cells,
     means,
-    override,
     row,
-    stat,
     state_timeline,
     states,
-    table,
     timeseries,
 )
 from dashboards.render import GDashboard, facmon_dashboard
-from dashboards.thresholds import BLUE, GREEN, ORANGE, RED, fault_steps, steps
+from dashboards.thresholds import BLUE, ORANGE, RED, fault_steps, steps
 
 PLACE = matches("site", "building", "room", "device")
 
@@ -46,38 +43,28 @@ def dashboard() -> GDashboard:
         alert_filter=PLACE,
         panels=[
             row("Devices 设备"),
-            table(
+            device_states(
                 "Device status",
-                Influx(
-                    'SELECT last("state") AS "state", "building", "room", "error" '
-                    f'FROM "facmon_states" WHERE {LAST_STATE_WINDOW} AND {PLACE} '
-                    'GROUP BY "device"',
-                    table=True,
-                ),
-                overrides=[
-                    coloured_cells("state", DEVICE_STATES),
-                    override("Time", {"displayName": "Since"}),
-                ],
+                'SELECT last("state") AS "state", "building", "room", "error" '
+                f'FROM "facmon_states" WHERE {LAST_STATE_WINDOW} AND {PLACE} GROUP BY "device"',
                 sort_by=("state", True),
                 description="The newest communication state of each chosen device.",
                 w=16,
             ),
-            stat(
+            count_stat(
                 "Devices offline",
                 'SELECT count("state") FROM (SELECT last("state") AS "state" '
                 f'FROM "facmon_states" WHERE {LAST_STATE_WINDOW} AND {PLACE} GROUP BY "device") '
                 "WHERE \"state\" = 'offline'",
-                thresholds=steps(GREEN, (1, RED)),
-                no_value="0",
+                alarm=RED,
                 h=8,
             ),
-            stat(
+            count_stat(
                 "Open alerts",
                 'SELECT count("summary") FROM (SELECT last("summary") AS "summary", "state" '
                 f'FROM "facmon_alerts" WHERE {LAST_STATE_WINDOW} AND {PLACE} GROUP BY "id") '
                 "WHERE \"state\" != 'resolved'",
-                thresholds=steps(GREEN, (1, ORANGE)),
-                no_value="0",
+                alarm=ORANGE,
                 description="Alerts on the chosen devices (or places) not yet resolved.",
                 h=8,
             ),
@@ -90,14 +77,7 @@ def dashboard() -> GDashboard:
                 thresholds=fault_steps("th-sensor", "temperature"),
                 description="Temperature sensors and the room sensors of the office AC units.",
             ),
-            timeseries(
-                "Humidity",
-                means("environment", "humidity", where=PLACE),
-                unit="humidity",
-                thresholds=fault_steps("th-sensor", "humidity"),
-                minimum=0,
-                maximum=100,
-            ),
+            room_humidity(PLACE),
             row("Power 用电"),
             timeseries(
                 "Metered power",

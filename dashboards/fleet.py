@@ -8,6 +8,7 @@ from __future__ import annotations
 from dashboards import variables
 from dashboards.influxql import TIME_FILTER, matches, regex_of, series
 from dashboards.mappings import ON_OFF, value_mappings
+from dashboards.panel_groups import event_totals
 from dashboards.panels import (
     Influx,
     bar_gauge,
@@ -112,16 +113,8 @@ def dashboard() -> GDashboard:
                 thresholds=SPEED,
                 w=6,
             ),
-            stat(
-                "Driving events",
-                Influx(
-                    'SELECT count("facmon_seq") FROM "facmon_events" '
-                    f'WHERE {TIME_FILTER} AND {PLACE} AND {EVENTS} GROUP BY "type"',
-                    alias="$tag_type",
-                ),
-                overrides=EVENT_COLOURS,
-                description="Events of each type in the time range.",
-                w=12,
+            event_totals(
+                "Driving events", f"{TIME_FILTER} AND {PLACE} AND {EVENTS}", EVENT_COLOURS
             ),
             timeseries(
                 "Speed",

@@ -80,12 +80,12 @@ def states(measurement: str, *fields: str, where: str) -> Influx:
     return Influx(series(select, measurement, where, fill="previous"), alias=alias)
 
 
-def newest(measurement: str, field: str, *, where: str) -> Influx:
-    """Return the newest value of ``field`` of each device in the time range."""
+def newest(measurement: str, field: str, *, where: str, by: str = "device") -> Influx:
+    """Return the newest value of ``field`` of each device (or tag ``by``) in the time range."""
     return Influx(
         f'SELECT last("{field}") FROM "{measurement}" WHERE {TIME_FILTER} AND {where} '
-        'GROUP BY "device"',
-        alias="$tag_device",
+        f'GROUP BY "{by}"',
+        alias=f"$tag_{by}",
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dashboards import variables
 from dashboards.influxql import TIME_FILTER, matches, regex_of
 from dashboards.mappings import DOOR_STATES, FLAG, SEVERITIES, value_mappings
+from dashboards.panel_groups import count_stat, event_totals
 from dashboards.panels import (
     Influx,
     bar_chart,
@@ -16,13 +17,12 @@ from dashboards.panels import (
     hidden,
     row,
     series_colour,
-    stat,
     state_timeline,
     states,
     table,
 )
 from dashboards.render import GDashboard, facmon_dashboard
-from dashboards.thresholds import BLUE, GREEN, ORANGE, RED, steps
+from dashboards.thresholds import BLUE, GREEN, ORANGE, RED
 
 PLACE = matches("site", "building", device="door")
 
@@ -68,40 +68,24 @@ def dashboard() -> GDashboard:
         alert_filter=PLACE,
         panels=[
             row("Doors 门禁"),
-            stat(
-                "Door events",
-                Influx(
-                    f'SELECT count("facmon_seq") FROM "facmon_events" WHERE {all_events} '
-                    'GROUP BY "type"',
-                    alias="$tag_type",
-                ),
-                overrides=EVENT_COLOURS,
-                description="Events of each type in the time range.",
-                w=12,
-            ),
-            stat(
+            event_totals("Door events", all_events, EVENT_COLOURS),
+            count_stat(
                 "After-hours entries",
                 f'SELECT count("summary") FROM "facmon_alerts" WHERE {TIME_FILTER} AND {PLACE} '
                 f"AND {AFTER_HOURS}",
-                thresholds=steps(GREEN, (1, ORANGE)),
-                no_value="0",
-                w=4,
+                alarm=ORANGE,
             ),
-            stat(
+            count_stat(
                 "Cards denied",
                 f'SELECT count(distinct("card")) FROM "facmon_events" WHERE {denied}',
-                thresholds=steps(GREEN, (1, RED)),
-                no_value="0",
+                alarm=RED,
                 description="Different cards refused at least once in the time range.",
-                w=4,
             ),
-            stat(
+            count_stat(
                 "Doors open now",
                 'SELECT count("door") FROM (SELECT last("door_state") AS "door" FROM "access" '
                 f'WHERE {TIME_FILTER} AND {PLACE} GROUP BY "device") WHERE "door" = \'open\'',
-                thresholds=steps(GREEN, (1, ORANGE)),
-                no_value="0",
-                w=4,
+                alarm=ORANGE,
             ),
             event_counts("Door events over time", all_events, EVENT_COLOURS, w=24, h=7),
             row("Denials and after hours 拒绝与非工作时间"),

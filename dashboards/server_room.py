@@ -8,7 +8,8 @@ from __future__ import annotations
 from dashboards import variables
 from dashboards.influxql import TIME_FILTER, matches
 from dashboards.mappings import FLAG, RUNNING
-from dashboards.panels import means, newest, row, stat, state_timeline, states, timeseries
+from dashboards.panel_groups import NewestStat, newest_stats, room_humidity
+from dashboards.panels import means, row, stat, state_timeline, states, timeseries
 from dashboards.render import GDashboard, facmon_dashboard
 from dashboards.thresholds import BLUE, GREEN, ORANGE, RED, fault_steps, steps
 
@@ -57,15 +58,7 @@ def dashboard() -> GDashboard:
                 thresholds=SERVER_ROOM_TEMPERATURE,
                 w=10,
             ),
-            timeseries(
-                "Humidity",
-                means("environment", "humidity", where=PLACE),
-                unit="humidity",
-                thresholds=fault_steps("th-sensor", "humidity"),
-                minimum=0,
-                maximum=100,
-                w=10,
-            ),
+            room_humidity(PLACE, w=10),
             row("Precision air conditioning 精密空调"),
             timeseries(
                 "Return and supply air",
@@ -100,34 +93,19 @@ def dashboard() -> GDashboard:
                 "Unit power", means("crac", "unit_power_kw", where=PLACE), unit="kwatt", minimum=0
             ),
             row("UPS"),
-            stat(
-                "UPS load",
-                newest("ups", "load_pct", where=PLACE),
-                unit="percent",
-                thresholds=fault_steps("ups", "load_pct"),
-                w=6,
-            ),
-            stat(
-                "Battery charge",
-                newest("ups", "battery_charge_pct", where=PLACE),
-                unit="percent",
-                thresholds=fault_steps("ups", "battery_charge_pct"),
-                w=6,
-            ),
-            stat(
-                "Runtime on battery",
-                newest("ups", "runtime_remaining_min", where=PLACE),
-                unit="m",
-                thresholds=steps(RED, (10, ORANGE), (20, GREEN)),
-                description="Estimated minutes the batteries carry the present load.",
-                w=6,
-            ),
-            stat(
-                "Inverter temperature",
-                newest("ups", "inverter_temp", where=PLACE),
-                unit="celsius",
-                decimals=1,
-                w=6,
+            *newest_stats(
+                "ups",
+                PLACE,
+                NewestStat("UPS load", "load_pct", unit="percent", faults="ups"),
+                NewestStat("Battery charge", "battery_charge_pct", unit="percent", faults="ups"),
+                NewestStat(
+                    "Runtime on battery",
+                    "runtime_remaining_min",
+                    unit="m",
+                    thresholds=steps(RED, (10, ORANGE), (20, GREEN)),
+                    description="Estimated minutes the batteries carry the present load.",
+                ),
+                NewestStat("Inverter temperature", "inverter_temp", unit="celsius", decimals=1),
             ),
             timeseries(
                 "Input and output voltage",
@@ -151,35 +129,31 @@ def dashboard() -> GDashboard:
                 h=8,
             ),
             row("-48 V DC power 通信电源"),
-            stat(
-                "Bus voltage now",
-                newest("dc_power", "bus_voltage", where=PLACE),
-                unit="volt",
-                decimals=1,
-                thresholds=fault_steps("dc-power-48v", "bus_voltage"),
-                description="Magnitude of the -48 V bus (53.5 means -53.5 V to earth).",
-                w=6,
-            ),
-            stat(
-                "Rectifiers online",
-                newest("dc_power", "rectifiers_online", where=PLACE),
-                thresholds=fault_steps("dc-power-48v", "rectifiers_online"),
-                w=6,
-            ),
-            stat(
-                "Battery capacity",
-                newest("dc_power", "battery_capacity_pct", where=PLACE),
-                unit="percent",
-                thresholds=steps(RED, (20, ORANGE), (50, GREEN)),
-                w=6,
-            ),
-            stat(
-                "Battery temperature now",
-                newest("dc_power", "battery_temp", where=PLACE),
-                unit="celsius",
-                decimals=1,
-                thresholds=fault_steps("dc-power-48v", "battery_temp"),
-                w=6,
+            *newest_stats(
+                "dc_power",
+                PLACE,
+                NewestStat(
+                    "Bus voltage now",
+                    "bus_voltage",
+                    unit="volt",
+                    decimals=1,
+                    faults="dc-power-48v",
+                    description="Magnitude of the -48 V bus (53.5 means -53.5 V to earth).",
+                ),
+                NewestStat("Rectifiers online", "rectifiers_online", faults="dc-power-48v"),
+                NewestStat(
+                    "Battery capacity",
+                    "battery_capacity_pct",
+                    unit="percent",
+                    thresholds=steps(RED, (20, ORANGE), (50, GREEN)),
+                ),
+                NewestStat(
+                    "Battery temperature now",
+                    "battery_temp",
+                    unit="celsius",
+                    decimals=1,
+                    faults="dc-power-48v",
+                ),
             ),
             timeseries(
                 "Bus voltage",

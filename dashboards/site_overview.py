@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dashboards import variables
 from dashboards.influxql import BY_INTERVAL, LAST_STATE_WINDOW, TIME_FILTER, matches
-from dashboards.mappings import ALERT_STATES, DEVICE_STATES, SEVERITIES
+from dashboards.mappings import ALERT_STATES, SEVERITIES
+from dashboards.panel_groups import count_stat, device_states
 from dashboards.panels import (
     Influx,
     coloured_cells,
@@ -62,18 +63,14 @@ def dashboard() -> GDashboard:
                 thresholds=steps(GREEN, (1, ORANGE)),
             ),
             stat("Devices offline", _devices("devices_offline"), thresholds=steps(GREEN, (1, RED))),
-            stat(
+            count_stat(
                 "Open alerts",
                 _open_alerts(),
-                thresholds=steps(GREEN, (1, ORANGE)),
-                no_value="0",
+                alarm=ORANGE,
                 description="Alerts firing or acknowledged, not yet resolved (last 30 days).",
             ),
-            stat(
-                "Critical alerts open",
-                _open_alerts(" AND \"severity\" = 'critical'"),
-                thresholds=steps(GREEN, (1, RED)),
-                no_value="0",
+            count_stat(
+                "Critical alerts open", _open_alerts(" AND \"severity\" = 'critical'"), alarm=RED
             ),
             stat(
                 "Energy today",
@@ -85,19 +82,12 @@ def dashboard() -> GDashboard:
                 description="Energy imported since midnight, summed over all meters.",
             ),
             row("Needs attention 需要关注"),
-            table(
+            device_states(
                 "Devices offline or degraded",
-                Influx(
-                    'SELECT "state", "building", "room", "error" FROM (SELECT last("state") '
-                    'AS "state", "error", "building", "room" FROM "facmon_states" '
-                    f'WHERE {LAST_STATE_WINDOW} AND {SITE} GROUP BY "device") '
-                    'WHERE "state" != \'online\' GROUP BY "device"',
-                    table=True,
-                ),
-                overrides=[
-                    coloured_cells("state", DEVICE_STATES),
-                    override("Time", {"displayName": "Since"}),
-                ],
+                'SELECT "state", "building", "room", "error" FROM (SELECT last("state") '
+                'AS "state", "error", "building", "room" FROM "facmon_states" '
+                f'WHERE {LAST_STATE_WINDOW} AND {SITE} GROUP BY "device") '
+                'WHERE "state" != \'online\' GROUP BY "device"',
                 sort_by=("Since", True),
                 description="Each device whose newest communication state is not online.",
                 h=9,

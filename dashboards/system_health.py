@@ -7,9 +7,19 @@ from __future__ import annotations
 
 from dashboards import variables
 from dashboards.influxql import LAST_STATE_WINDOW, TIME_FILTER, matches, series
-from dashboards.panels import Influx, override, row, stat, table, thresholds_cells, timeseries
+from dashboards.panels import (
+    GPanel,
+    Influx,
+    newest,
+    override,
+    row,
+    stat,
+    table,
+    thresholds_cells,
+    timeseries,
+)
 from dashboards.render import GDashboard, facmon_dashboard
-from dashboards.thresholds import GREEN, ORANGE, RED, steps
+from dashboards.thresholds import GREEN, ORANGE, RED, Step, steps
 
 GATEWAYS = matches("site", "gateway")
 COLLECTORS = matches("collector")
@@ -45,10 +55,29 @@ def _collector(select: str) -> Influx:
 
 
 def _collector_now(field: str) -> Influx:
-    return Influx(
-        f'SELECT last("{field}") FROM "facmon_collector" WHERE {TIME_FILTER} AND {COLLECTORS} '
-        'GROUP BY "collector"',
-        alias="$tag_collector",
+    return newest("facmon_collector", field, where=COLLECTORS, by="collector")
+
+
+def _collector_total(field: str) -> str:
+    """How much each collector's cumulative ``field`` grew in the time range."""
+    return (
+        f'SELECT spread("{field}") FROM "facmon_collector" WHERE {TIME_FILTER} '
+        f'AND {COLLECTORS} GROUP BY "collector"'
+    )
+
+
+def _health(
+    title: str,
+    query: Influx,
+    *,
+    unit: str = "short",
+    thresholds: list[Step] | None = None,
+    description: str = "",
+    w: int = 12,
+) -> GPanel:
+    """A time series of a health figure; none is ever below 0."""
+    return timeseries(
+        title, query, unit=unit, thresholds=thresholds, minimum=0, description=description, w=w
     )
 
 
@@ -92,56 +121,46 @@ def dashboard() -> GDashboard:
                 w=24,
                 h=6,
             ),
-            timeseries(
+            _health(
                 "Poll cycle",
                 _gateway('mean("poll_ms")'),
                 unit="ms",
                 thresholds=POLL_MS,
-                minimum=0,
                 description="Mean time to poll all of a gateway's devices once.",
                 w=8,
             ),
-            timeseries(
+            _health(
                 "Modbus errors and overruns",
                 _per_interval(("errors", "overruns"), "gateway_health", GATEWAYS, "gateway"),
-                unit="short",
-                minimum=0,
                 description="Failed requests, and polls that started late, per interval.",
                 w=8,
             ),
-            timeseries(
+            _health(
                 "Spool depth",
                 _gateway('last("spool_depth")'),
-                unit="short",
                 thresholds=SPOOL,
-                minimum=0,
                 description="Messages kept on the gateway until the broker takes them.",
                 w=8,
             ),
-            timeseries(
+            _health(
                 "Published",
                 _per_second(("published",), "gateway_health", GATEWAYS, "gateway"),
                 unit="cps",
-                minimum=0,
                 description="Messages per second each gateway hands to the broker.",
                 w=8,
             ),
-            timeseries(
+            _health(
                 "Dropped and reconnects",
                 _per_interval(
                     ("dropped", "uplink_reconnects"), "gateway_health", GATEWAYS, "gateway"
                 ),
-                unit="short",
-                minimum=0,
                 description="Messages dropped from a full spool; uplink reconnections.",
                 w=8,
             ),
-            timeseries(
+            _health(
                 "Devices offline",
                 _gateway('last("devices_offline")'),
-                unit="short",
                 thresholds=steps(GREEN, (1, RED)),
-                minimum=0,
                 w=8,
             ),
             row("Collector 采集器"),
@@ -154,50 +173,38 @@ def dashboard() -> GDashboard:
                 w=6,
             ),
             stat("Unacknowledged now", _collector_now("unacked"), w=6),
-            stat(
-                "Stored in the time range",
-                f'SELECT spread("stored") FROM "facmon_collector" WHERE {TIME_FILTER} '
-                f'AND {COLLECTORS} GROUP BY "collector"',
-                unit="short",
-                w=6,
-            ),
+            stat("Stored in the time range", _collector_total("stored"), unit="short", w=6),
             stat(
                 "Dead letters in the time range",
-                f'SELECT spread("dead_letters") FROM "facmon_collector" WHERE {TIME_FILTER} '
-                f'AND {COLLECTORS} GROUP BY "collector"',
+                _collector_total("dead_letters"),
                 thresholds=steps(GREEN, (1, RED)),
                 description="Messages the collector could not store and set aside.",
                 w=6,
             ),
-            timeseries(
+            _health(
                 "Throughput",
                 _per_second(("received", "stored"), "facmon_collector", COLLECTORS, "collector"),
                 unit="cps",
-                minimum=0,
                 description="Messages received from the broker and records stored, per second.",
             ),
-            timeseries(
+            _health(
                 "Lag",
                 _collector('mean("lag_s")'),
                 unit="s",
                 thresholds=LAG_S,
-                minimum=0,
                 description="Seconds from a reading's timestamp to its storage.",
             ),
-            timeseries(
+            _health(
                 "Unacknowledged messages",
                 _collector('last("unacked")'),
-                unit="short",
-                minimum=0,
                 description="Messages taken from the broker and not yet stored.",
             ),
-            timeseries(
+            _health(
                 "Dead letters and retries",
                 _per_interval(
                     ("dead_letters", "retries"), "facmon_collector", COLLECTORS, "collector"
                 ),
                 unit="short",
-                minimum=0,
             ),
         ],
     )

@@ -9,18 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.consumer import (
-    BrokerSession,
-    Inbound,
-    ProtocolError,
-    _Link,
-    _packet,
-    _properties,
-    _read_varint,
-    _string,
-    _varint,
-)
+from collector.consumer import BrokerSession, Inbound, _Link
 from facmon.mqtt import BrokerConfig
+from facmon.mqtt.packets import ProtocolError, packet, prefixed, varint
 
 
 class Transport(asyncio.Transport):
@@ -49,11 +40,11 @@ class Transport(asyncio.Transport):
 
 
 def publish(topic: str, payload: bytes, mid: int, *, v5: bool, qos: int = 1) -> bytes:
-    body = _string(topic) + (mid.to_bytes(2, "big") if qos else b"")
+    body = prefixed(topic) + (mid.to_bytes(2, "big") if qos else b"")
     if v5:
-        props = b"\x01\x01" + b"\x03" + _string("application/json") + b"\x26" + _string("k") * 2
-        body += _varint(len(props)) + props
-    return _packet(0x30 | (qos << 1), body + payload)
+        props = b"\x01\x01" + b"\x03" + prefixed("application/json") + b"\x26" + prefixed("k") * 2
+        body += varint(len(props)) + props
+    return packet(0x30 | (qos << 1), body + payload)
 
 
 def link(v5: bool, max_unacked: int = 1_000) -> tuple[_Link, list[Inbound], Transport]:
@@ -66,24 +57,6 @@ def link(v5: bool, max_unacked: int = 1_000) -> tuple[_Link, list[Inbound], Tran
     protocol.connection_made(transport)
     session._link = protocol
     return protocol, got, transport
-
-
-def test_varints_round_trip() -> None:
-    for value in (0, 127, 128, 16_383, 16_384, 2_097_151, 268_435_455):
-        encoded = _varint(value)
-        assert _read_varint(encoded, 0) == (value, len(encoded))
-    with pytest.raises(ProtocolError):
-        _read_varint(b"\xff\xff\xff\xff\x01", 0)
-
-
-def test_properties_are_read_and_skipped() -> None:
-    props = b"\x13\x00\x3c" + b"\x21\x00\x0a" + b"\x1f" + _string("why") + b"\x26" + _string("a")
-    props += _string("b")
-    found, end = _properties(_varint(len(props)) + props, 0)
-    assert found == {0x13: 60, 0x21: 10}
-    assert end == len(props) + 1
-    with pytest.raises(ProtocolError, match="unknown MQTT 5 property"):
-        _properties(b"\x02\x7f\x00", 0)
 
 
 @settings(max_examples=60, deadline=None)

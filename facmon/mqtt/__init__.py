@@ -1,4 +1,9 @@
-"""Broker addresses as configured (``mqtt://user:pass@host:port``), shared by every component."""
+"""MQTT for every component: broker addresses as configured, and aiomqtt clients for them.
+
+:class:`BrokerConfig` reads ``mqtt://user:pass@host:port``; :func:`async_client` is the
+aiomqtt client of the services that only publish or subscribe. The collector, which must
+acknowledge after its writes, speaks through its own session on :mod:`facmon.mqtt.packets`.
+"""
 
 from __future__ import annotations
 
