@@ -1,6 +1,6 @@
 """The whole facmon pipeline on real Mosquitto and InfluxDB, for the soak and end-to-end benches.
 
-Mosquitto and InfluxDB 1.x come from ``tests/integration/services.py`` (each in a session of
+Mosquitto and InfluxDB 1.x come from ``bench/harness/services.py`` (each in a session of
 its own, so that the terminal's Ctrl-C reaches only the benchmark); ``facmon sim`` serves
 the simulated Modbus devices, ``facmon gateway`` polls them, ``facmon collector`` stores the
 readings in InfluxDB and ``facmon api`` judges every reading with its alert rules.
@@ -32,15 +32,15 @@ import orjson
 import yaml
 
 from api.registry.tokens import new_token
-from devices.library import resolve_profile
-from devices.profile import Profile
-from tests.integration.services import (
+from bench.harness.services import (
     InfluxDBError,
     InfluxDBServer,
     MosquittoServer,
     free_port,
     quote_identifier,
 )
+from devices.library import resolve_profile
+from devices.profile import Profile
 
 INTERVAL_S = 1.0
 UNITS_PER_ENDPOINT = 200  # one simulated serial server holds at most 247 unit ids

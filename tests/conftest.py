@@ -13,9 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from bench.harness.services import InfluxDBServer, MosquittoServer, PostgresServer
 from tests.integration.processes import FacmonProcess
 from tests.integration.receivers import Received, receivers
-from tests.integration.services import InfluxDBServer, MosquittoServer, PostgresServer
 
 
 @pytest.fixture(scope="session")

@@ -15,11 +15,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
+from bench.harness.services import InfluxDBServer, MosquittoServer
 from bench.pipeline import (
     DATABASE,
     SITE,
 )
-from tests.integration.services import InfluxDBServer, MosquittoServer
 
 GATEWAY = "gw-e2e"
 CRAC_UNIT = 240

@@ -27,6 +27,7 @@ from bench.e2e.probes import (
     Toggler,
     Watcher,
 )
+from bench.harness.services import InfluxDBServer, MosquittoServer
 from bench.pipeline import (
     INTERVAL_S,
     PY_SPY,
@@ -43,7 +44,6 @@ from bench.pipeline import (
     usage,
 )
 from devices.library import resolve_profile
-from tests.integration.services import InfluxDBServer, MosquittoServer
 
 PROFILE = "dc-power-48v"
 CRAC = "crac"

@@ -15,6 +15,7 @@ import httpx
 
 from bench.e2e.probes import GATEWAY
 from bench.e2e.ramp import STOP_TIMEOUT_S
+from bench.harness.services import InfluxDBServer, MosquittoServer
 from bench.pipeline import (
     SITE,
     Pipeline,
@@ -26,7 +27,6 @@ from collector.lineprotocol import to_line
 from collector.record import Record
 from devices.library import resolve_profile
 from facmon.contract import DataEnvelope
-from tests.integration.services import InfluxDBServer, MosquittoServer
 
 SMALL_PROFILE = "th-sensor"
 MEMORY_DEVICES = 1_000

@@ -51,9 +51,9 @@ import orjson  # noqa: E402
 import paho.mqtt.client as mqtt  # noqa: E402
 import yaml  # noqa: E402
 
+from bench.harness.services import MosquittoServer, free_port  # noqa: E402
 from bench.pipeline import profile_tables  # noqa: E402
 from bench.pipeline import stop as stop_process  # noqa: E402
-from tests.integration.services import MosquittoServer, free_port  # noqa: E402
 
 BIN = Path(sys.executable).parent
 FACMON = str(BIN / "facmon")

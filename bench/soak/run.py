@@ -41,6 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench.harness.services import InfluxDBServer, MosquittoServer  # noqa: E402
 from bench.pipeline import (  # noqa: E402
     FACMON,
     INTERVAL_S,
@@ -56,7 +57,6 @@ from bench.pipeline import (  # noqa: E402
     stop_all,
 )
 from devices.library import resolve_profile  # noqa: E402
-from tests.integration.services import InfluxDBServer, MosquittoServer  # noqa: E402
 
 PROFILE = "dc-power-48v"
 GATEWAY = "gw-soak"

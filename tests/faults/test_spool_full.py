@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.harness.services import InfluxDBServer, MosquittoServer, free_port
 from tests.faults.accounting import all_stored
 from tests.integration.processes import FacmonProcess, wait_for
-from tests.integration.services import InfluxDBServer, MosquittoServer, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -18,10 +18,10 @@ import pytest
 import yaml
 
 from api.registry.tokens import new_token
+from bench.harness.services import MosquittoServer, free_port
 from facmon.contract import Topic, TopicKind
 from tests.integration.processes import FacmonProcess, start_api, wait_for
 from tests.integration.receivers import Received
-from tests.integration.services import MosquittoServer, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -23,8 +23,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from bench.harness.services import HOST, MosquittoServer, free_port
 from tests.integration.processes import FacmonProcess, readings_stored, wait_for
-from tests.integration.services import HOST, MosquittoServer, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -24,9 +24,9 @@ import pytest
 import yaml
 
 from api.registry.tokens import new_token
+from bench.harness.services import InfluxDBServer, MosquittoServer, free_port
 from dashboards.queries import Query, queries
 from tests.integration.processes import FacmonProcess, start_api, wait_for
-from tests.integration.services import InfluxDBServer, MosquittoServer, free_port
 
 pytestmark = pytest.mark.integration
 

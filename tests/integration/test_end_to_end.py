@@ -15,8 +15,8 @@ import httpx
 import pytest
 from pymodbus.client import ModbusTcpClient
 
+from bench.harness.services import InfluxDBServer, MosquittoServer, free_port
 from tests.integration.processes import FacmonProcess, wait_for
-from tests.integration.services import InfluxDBServer, MosquittoServer, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -21,8 +21,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from bench.harness.services import MosquittoServer, free_port
 from tests.integration.processes import FacmonProcess, wait_for
-from tests.integration.services import MosquittoServer, free_port
 from tests.integration.simthread import SimThread
 
 pytestmark = pytest.mark.integration

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.harness.services import InfluxDBServer
 from collector.config import InfluxSinkConfig
 from collector.record import (
     AlertRecord,
@@ -25,7 +26,6 @@ from facmon.contract import (
     StateEnvelope,
     UsageEnvelope,
 )
-from tests.integration.services import InfluxDBServer
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.services import InfluxDBServer, MosquittoServer
+from bench.harness.services import InfluxDBServer, MosquittoServer
 
 pytestmark = pytest.mark.integration
 

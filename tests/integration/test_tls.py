@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from api.registry.tokens import new_token
+from bench.harness.services import HOST, MosquittoServer, free_port
 from tests.integration.processes import FacmonProcess, readings_stored, wait_for
-from tests.integration.services import HOST, MosquittoServer, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""Real Mosquitto and InfluxDB 1.x processes for integration tests.
+"""Real Mosquitto, InfluxDB 1.x and PostgreSQL processes for tests and benchmarks.
 
 Each server runs as a child process bound to ``127.0.0.1`` on a free port,
 with its configuration, data and logs kept in a caller-supplied work
