@@ -15,7 +15,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
-from bench.harness.services import InfluxDBServer, MosquittoServer
+from bench.harness.influxdb import InfluxDBServer
+from bench.harness.mosquitto import MosquittoServer
 from bench.pipeline import (
     DATABASE,
     SITE,

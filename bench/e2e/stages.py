@@ -15,13 +15,14 @@ import httpx
 
 from bench.e2e.probes import GATEWAY
 from bench.e2e.ramp import STOP_TIMEOUT_S
-from bench.harness.services import InfluxDBServer, MosquittoServer
+from bench.harness.influxdb import InfluxDBServer
+from bench.harness.mosquitto import MosquittoServer
+from bench.harness.processes import usage
 from bench.pipeline import (
     SITE,
     Pipeline,
     filled,
     reading_points,
-    usage,
 )
 from collector.lineprotocol import to_line
 from collector.record import Record

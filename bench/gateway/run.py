@@ -51,9 +51,10 @@ import orjson  # noqa: E402
 import paho.mqtt.client as mqtt  # noqa: E402
 import yaml  # noqa: E402
 
-from bench.harness.services import MosquittoServer, free_port  # noqa: E402
-from bench.pipeline import profile_tables  # noqa: E402
-from bench.pipeline import stop as stop_process  # noqa: E402
+from bench.harness.mosquitto import MosquittoServer  # noqa: E402
+from bench.harness.processes import stop as stop_process  # noqa: E402
+from bench.profiling import profile_tables  # noqa: E402
+from facmon.net import free_port  # noqa: E402
 
 BIN = Path(sys.executable).parent
 FACMON = str(BIN / "facmon")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 
-from bench.harness.services import InfluxDBServer
+from bench.harness.influxdb import InfluxDBServer
 from tests.integration.processes import FacmonProcess, wait_for
 
 

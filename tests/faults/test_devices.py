@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.harness.services import InfluxDBServer, MosquittoServer, free_port
+from bench.harness.influxdb import InfluxDBServer
+from bench.harness.mosquitto import MosquittoServer
+from facmon.net import free_port
 from tests.faults.accounting import all_stored, spool_left
 from tests.integration.processes import FacmonProcess, wait_for
 

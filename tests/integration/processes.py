@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import httpx
 import yaml
 
-from bench.harness.services import free_port
+from facmon.net import free_port
 
 T = TypeVar("T")
 

@@ -18,8 +18,9 @@ import pytest
 import yaml
 
 from api.registry.tokens import new_token
-from bench.harness.services import MosquittoServer, free_port
+from bench.harness.mosquitto import MosquittoServer
 from facmon.contract import Topic, TopicKind
+from facmon.net import free_port
 from tests.integration.processes import FacmonProcess, start_api, wait_for
 from tests.integration.receivers import Received
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.registry.tokens import new_token
-from bench.harness.services import MosquittoServer
+from bench.harness.mosquitto import MosquittoServer
 from tests.integration.processes import start_api
 
 pytestmark = pytest.mark.integration

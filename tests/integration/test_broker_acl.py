@@ -23,7 +23,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from bench.harness.services import HOST, MosquittoServer, free_port
+from bench.harness.mosquitto import MosquittoServer
+from bench.harness.servers import HOST
+from facmon.net import free_port
 from tests.integration.processes import FacmonProcess, readings_stored, wait_for
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bench.harness.services import InfluxDBServer, MosquittoServer, free_port
+from bench.harness.influxdb import InfluxDBServer
+from bench.harness.mosquitto import MosquittoServer
+from facmon.net import free_port
 from tests.integration.processes import FacmonProcess, wait_for
 
 pytestmark = pytest.mark.integration

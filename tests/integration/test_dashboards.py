@@ -24,8 +24,10 @@ import pytest
 import yaml
 
 from api.registry.tokens import new_token
-from bench.harness.services import InfluxDBServer, MosquittoServer, free_port
+from bench.harness.influxdb import InfluxDBServer
+from bench.harness.mosquitto import MosquittoServer
 from dashboards.queries import Query, queries
+from facmon.net import free_port
 from tests.integration.processes import FacmonProcess, start_api, wait_for
 
 pytestmark = pytest.mark.integration

@@ -21,8 +21,9 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from bench.harness.services import InfluxDBServer, free_port
+from bench.harness.influxdb import InfluxDBServer
 from facmon import demo_site
+from facmon.net import free_port
 from tests.integration.browser import chromium
 from tests.integration.processes import wait_for
 

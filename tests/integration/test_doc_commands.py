@@ -35,7 +35,7 @@ import httpx
 import pytest
 import yaml
 
-from bench.harness.services import free_port
+from facmon.net import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,9 @@ import httpx
 import pytest
 from pymodbus.client import ModbusTcpClient
 
-from bench.harness.services import InfluxDBServer, MosquittoServer, free_port
+from bench.harness.influxdb import InfluxDBServer
+from bench.harness.mosquitto import MosquittoServer
+from facmon.net import free_port
 from tests.integration.processes import FacmonProcess, wait_for
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.harness.services import InfluxDBServer
+from bench.harness.influxdb import InfluxDBServer
 from collector.config import InfluxSinkConfig
 from collector.record import (
     AlertRecord,

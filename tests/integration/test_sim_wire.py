@@ -20,11 +20,11 @@ from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 from pymodbus.framer import FramerType
 
-from bench.harness.services import free_port
 from devices.codec import PointType
 from devices.library import load_profile
 from devices.profile import PROFILE_DIR, Profile, Table
 from devices.sim.memory import Behaviour
+from facmon.net import free_port
 from gateway.plan import compile_plan
 from gateway.readings import decode_block
 from tests.integration.simthread import SimThread

@@ -19,7 +19,9 @@ import httpx
 import pytest
 
 from api.registry.tokens import new_token
-from bench.harness.services import HOST, MosquittoServer, free_port
+from bench.harness.mosquitto import MosquittoServer
+from bench.harness.servers import HOST
+from facmon.net import free_port
 from tests.integration.processes import FacmonProcess, readings_stored, wait_for
 
 pytestmark = pytest.mark.integration
