@@ -1,7 +1,7 @@
 """The whole facmon pipeline on real Mosquitto and InfluxDB, for the soak and end-to-end benches.
 
-Mosquitto and InfluxDB 1.x come from ``tests/integration/services.py`` (each in a session of
-its own, so that the terminal's Ctrl-C reaches only the benchmark); ``facmon sim`` serves
+Mosquitto and InfluxDB 1.x come from :mod:`bench.harness` (each in a session of its own, so
+that the terminal's Ctrl-C reaches only the benchmark); ``facmon sim`` serves
 the simulated Modbus devices, ``facmon gateway`` polls them, ``facmon collector`` stores the
 readings in InfluxDB and ``facmon api`` judges every reading with its alert rules.
 :class:`Pipeline` writes their configurations, starts and stops them, reads each process's
@@ -12,11 +12,8 @@ The caller puts the repository root on ``sys.path`` before importing this module
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -32,15 +29,12 @@ import orjson
 import yaml
 
 from api.registry.tokens import new_token
+from bench.harness.influxdb import InfluxDBError, InfluxDBServer, quote_identifier
+from bench.harness.mosquitto import MosquittoServer
+from bench.harness.processes import Usage, listening, spawn, stop, tail, usage
 from devices.library import resolve_profile
 from devices.profile import Profile
-from tests.integration.services import (
-    InfluxDBError,
-    InfluxDBServer,
-    MosquittoServer,
-    free_port,
-    quote_identifier,
-)
+from facmon.net import free_port
 
 INTERVAL_S = 1.0
 UNITS_PER_ENDPOINT = 200  # one simulated serial server holds at most 247 unit ids
@@ -53,144 +47,26 @@ DRAIN_LIMIT_S = 120.0
 DRAIN_QUIET_S = 10.0
 FACMON = ("sim", "gateway", "collector", "api")
 REFERENCES = ("mosquitto", "influxd")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-PY_SPY = Path(sys.executable).with_name("py-spy")
 
 
-# -- processes --------------------------------------------------------------------------------
+# -- the facmon processes ---------------------------------------------------------------------
 
 
-class DetachedMosquitto(MosquittoServer):
-    """Mosquitto in a session of its own: the terminal's Ctrl-C reaches only this script."""
-
-    def _command(self) -> list[str]:
-        return ["setsid", *super()._command()]  # not a group leader: setsid execs in place
-
-
-class DetachedInfluxDB(InfluxDBServer):
-    """influxd in a session of its own: the terminal's Ctrl-C reaches only this script."""
-
-    def _command(self) -> list[str]:
-        return ["setsid", *super()._command()]
-
-
-_STARTED: list[subprocess.Popen[bytes]] = []
-
-
-def spawn(command: str, config: Path, log: Path, level: str = "warning") -> subprocess.Popen[bytes]:
+def spawn_facmon(
+    command: str, config: Path, log: Path, level: str = "warning"
+) -> subprocess.Popen[bytes]:
     """Start ``facmon <command>`` in its own session, output to ``log``."""
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "launcher",
-                "--log-level",
-                level,
-                command,
-                "--config",
-                str(config),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=config.parent,
-            start_new_session=True,
-        )
-    _STARTED.append(proc)
-    return proc
-
-
-def stop(proc: subprocess.Popen[bytes], timeout: float = 30.0, log: Path | None = None) -> int:
-    """SIGTERM ``proc``, SIGKILL after ``timeout`` s; return its exit status. Before a
-    SIGKILL, what each of its threads was doing goes to ``log`` (with py-spy in the venv)."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            if log is not None and PY_SPY.exists():
-                with log.open("ab") as out, contextlib.suppress(subprocess.TimeoutExpired):
-                    out.write(
-                        f"\n--- py-spy dump: not stopped {timeout:g} s after SIGTERM\n".encode()
-                    )
-                    out.flush()
-                    subprocess.run(
-                        [str(PY_SPY), "dump", "--pid", str(proc.pid)],
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        timeout=20,
-                        check=False,
-                    )
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    if proc in _STARTED:
-        _STARTED.remove(proc)
-    return proc.returncode
-
-
-@atexit.register
-def stop_all() -> None:
-    """Stop every facmon process started here that still runs (newest first)."""
-    for proc in reversed(list(_STARTED)):
-        stop(proc, timeout=5)
-
-
-def _terminate(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt  # SIGTERM is taken like Ctrl-C: stop, count, report
-
-
-def interrupt_on_sigterm() -> None:
-    """Take SIGTERM like Ctrl-C (``KeyboardInterrupt``), so that a run still reports."""
-    signal.signal(signal.SIGTERM, _terminate)
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """A process's resident memory (KiB) and CPU time (user + system, s) at one moment."""
-
-    rss_kib: int
-    cpu_s: float
-
-
-def usage(pid: int) -> Usage | None:
-    """Read ``pid``'s usage from /proc; ``None`` once it is gone."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    rss = next(
-        (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
-    )
-    fields = stat.rsplit(")", 1)[1].split()
-    return Usage(rss, (int(fields[11]) + int(fields[12])) / CLK_TCK)
-
-
-def machine_busy_s() -> float:
-    """CPU time all cores spent busy since boot (``/proc/stat``), in seconds."""
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / CLK_TCK
-
-
-def listening(port: int) -> bool:
-    """Whether something accepts connections on 127.0.0.1:``port``."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def tail(path: Path, lines: int = 20) -> str:
-    """The last ``lines`` lines of ``path``."""
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return f"<no {path}>"
+    argv = [
+        sys.executable,
+        "-m",
+        "launcher",
+        "--log-level",
+        level,
+        command,
+        "--config",
+        str(config),
+    ]
+    return spawn(argv, log, cwd=config.parent)
 
 
 def reading_points(profile: Profile) -> int:
@@ -389,14 +265,14 @@ class Pipeline:
         deadline = time.monotonic() + STARTUP_LIMIT_S
         # Info level: the collector logs "connected" once the broker has granted its
         # subscription; a message published before that would never reach it.
-        self.procs["collector"] = spawn(
+        self.procs["collector"] = spawn_facmon(
             "collector", self.work / "collector.yaml", self.log("collector"), "info"
         )
         while "connected to" not in self.log("collector").read_text(errors="replace"):
             self._check_alive(deadline)
             time.sleep(0.1)
         for name in ("api", "sim"):
-            self.procs[name] = spawn(name, self.work / f"{name}.yaml", self.log(name))
+            self.procs[name] = spawn_facmon(name, self.work / f"{name}.yaml", self.log(name))
         for port in self.sim_ports:  # the gateway's first polls must not find it closed
             while not listening(port):
                 self._check_alive(deadline)
@@ -409,7 +285,9 @@ class Pipeline:
     def start_gateway(self) -> None:
         """Start the gateway (again, after :meth:`stop`) with its configuration as it is now."""
         self.stopped.discard("gateway")
-        self.procs["gateway"] = spawn("gateway", self.work / "gateway.yaml", self.log("gateway"))
+        self.procs["gateway"] = spawn_facmon(
+            "gateway", self.work / "gateway.yaml", self.log("gateway")
+        )
 
     def wait_for_reading(self, after_ms: int, limit_s: float = STARTUP_LIMIT_S) -> None:
         """Return once a reading newer than ``after_ms`` (epoch ms) is stored.
@@ -584,52 +462,3 @@ class Pipeline:
             }
         except (httpx.HTTPError, KeyError, ValueError):
             return None
-
-
-_GENERIC_FRAMES = ("asyncio/", "typer/", "click/", "facmon/cli.py", "<module>", "threading.py")
-"""Frames every stack passes through, left out of the inclusive table."""
-
-
-def profile_tables(raw: str, header: str, top_own: int = 10, top_inclusive: int = 12) -> str:
-    """py-spy's raw (collapsed) stacks as two Markdown tables under ``header``: % of samples
-    by own time and by inclusive time (the event loop, threading and CLI frames left out)."""
-    own: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
-    total = 0
-    for line in raw.splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue  # --nonblocking sampling can read a torn frame: skip it
-        count = int(count_text)
-        frames = [_short_frame(f) for f in stack.split(";")]
-        total += count
-        own[frames[-1]] += count
-        for frame in set(frames):
-            if not any(generic in frame for generic in _GENERIC_FRAMES):
-                inclusive[frame] += count
-    if not total:
-        return "(py-spy: no samples)"
-    return "\n".join(
-        [
-            f"py-spy, {total} samples over {header}, % of samples:",
-            "",
-            "| self % | function |",
-            "|---|---|",
-            *(f"| {100 * n / total:.1f} | `{f}` |" for f, n in own.most_common(top_own)),
-            "",
-            "| inclusive % | function |",
-            "|---|---|",
-            *(
-                f"| {100 * n / total:.1f} | `{f}` |"
-                for f, n in inclusive.most_common(top_inclusive)
-            ),
-        ]
-    )
-
-
-def _short_frame(frame: str) -> str:
-    # "function (path/to/file.py:123)" -> "function (dir/file.py)"
-    name, _, where = frame.partition(" (")
-    path = where.rstrip(")").rsplit(":", 1)[0]
-    parts = Path(path).parts
-    return f"{name} ({'/'.join(parts[-2:]) if parts else path})"

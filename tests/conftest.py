@@ -13,9 +13,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from bench.harness.influxdb import InfluxDBServer
+from bench.harness.mosquitto import MosquittoServer
+from bench.harness.postgres import PostgresServer
 from tests.integration.processes import FacmonProcess
 from tests.integration.receivers import Received, receivers
-from tests.integration.services import InfluxDBServer, MosquittoServer, PostgresServer
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@
 #   a Chinese font            -> fonts-wqy-microhei (the status page's screenshots show 中文)
 #
 # The tests start their own Mosquitto/InfluxDB instances on free ports (see
-# tests/integration/services.py), so the system services must NOT be running:
+# bench/harness/), so the system services must NOT be running:
 # package installation is done with a policy-rc.d that forbids starting them.
 #
 # Prints nothing and exits 0 when everything is present.  As root, installs

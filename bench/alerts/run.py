@@ -44,9 +44,10 @@ from api.alerts.config import DEFAULT_RULES  # noqa: E402
 from api.alerts.engine import Engine  # noqa: E402
 from api.alerts.rules import RuleSet, load_rules  # noqa: E402
 from api.registry.tokens import new_token  # noqa: E402
+from bench.harness.mosquitto import MosquittoServer  # noqa: E402
 from bench.sections import head_commit, write_section  # noqa: E402
 from devices.library import resolve_profile  # noqa: E402
-from tests.integration.services import MosquittoServer, free_port  # noqa: E402
+from facmon.net import free_port  # noqa: E402
 
 PROFILES = ["ups", "crac", "dc-power-48v", "th-sensor", "meeting-room-av"]
 POWER_DEVICES = 180

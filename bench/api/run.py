@@ -35,8 +35,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from api.registry.tokens import new_token  # noqa: E402
+from bench.harness.mosquitto import MosquittoServer  # noqa: E402
 from bench.sections import head_commit, write_section  # noqa: E402
-from tests.integration.services import MosquittoServer, free_port  # noqa: E402
+from facmon.net import free_port  # noqa: E402
 
 ASSETS = 10_000
 CONNECTIONS = 64

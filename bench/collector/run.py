@@ -36,8 +36,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench.harness.influxdb import InfluxDBServer  # noqa: E402
+from bench.harness.mosquitto import MosquittoServer  # noqa: E402
 from bench.sections import head_commit, write_section  # noqa: E402
-from tests.integration.services import InfluxDBServer, MosquittoServer, free_port  # noqa: E402
+from facmon.net import free_port  # noqa: E402
 
 FIELDS = 20
 DEVICES = 10

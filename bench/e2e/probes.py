@@ -15,11 +15,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
+from bench.harness.influxdb import InfluxDBServer
+from bench.harness.mosquitto import MosquittoServer
 from bench.pipeline import (
     DATABASE,
     SITE,
 )
-from tests.integration.services import InfluxDBServer, MosquittoServer
 
 GATEWAY = "gw-e2e"
 CRAC_UNIT = 240

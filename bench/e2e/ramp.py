@@ -27,23 +27,21 @@ from bench.e2e.probes import (
     Toggler,
     Watcher,
 )
+from bench.harness.influxdb import InfluxDBServer
+from bench.harness.mosquitto import MosquittoServer
+from bench.harness.processes import PY_SPY, Usage, machine_busy_s, usage
 from bench.pipeline import (
     INTERVAL_S,
-    PY_SPY,
     UNITS_PER_ENDPOINT,
     Endpoints,
     Pipeline,
     Simulated,
-    Usage,
     first,
-    machine_busy_s,
-    profile_tables,
     reading_points,
     spread,
-    usage,
 )
+from bench.profiling import profile_tables
 from devices.library import resolve_profile
-from tests.integration.services import InfluxDBServer, MosquittoServer
 
 PROFILE = "dc-power-48v"
 CRAC = "crac"

@@ -54,7 +54,9 @@ from bench.e2e.stages import (  # noqa: E402
     influx_ceiling,
     memory,
 )
-from bench.pipeline import DetachedInfluxDB, DetachedMosquitto, interrupt_on_sigterm, stop_all  # noqa: E402
+from bench.harness.influxdb import DetachedInfluxDB  # noqa: E402
+from bench.harness.mosquitto import DetachedMosquitto  # noqa: E402
+from bench.harness.processes import interrupt_on_sigterm, stop_all  # noqa: E402
 from bench.sections import write_section  # noqa: E402
 
 

@@ -15,18 +15,19 @@ import httpx
 
 from bench.e2e.probes import GATEWAY
 from bench.e2e.ramp import STOP_TIMEOUT_S
+from bench.harness.influxdb import InfluxDBServer
+from bench.harness.mosquitto import MosquittoServer
+from bench.harness.processes import usage
 from bench.pipeline import (
     SITE,
     Pipeline,
     filled,
     reading_points,
-    usage,
 )
 from devices.library import resolve_profile
 from facmon.contract import DataEnvelope
 from storage.lineprotocol import to_line
 from storage.records import Record
-from tests.integration.services import InfluxDBServer, MosquittoServer
 
 SMALL_PROFILE = "th-sensor"
 MEMORY_DEVICES = 1_000

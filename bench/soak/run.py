@@ -41,22 +41,20 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench.harness.influxdb import DetachedInfluxDB, InfluxDBServer  # noqa: E402
+from bench.harness.mosquitto import DetachedMosquitto, MosquittoServer  # noqa: E402
+from bench.harness.processes import interrupt_on_sigterm, stop_all  # noqa: E402
 from bench.pipeline import (  # noqa: E402
     FACMON,
     INTERVAL_S,
     REFERENCES,
-    DetachedInfluxDB,
-    DetachedMosquitto,
     Loss,
     Pipeline,
     Sample,
     filled,
-    interrupt_on_sigterm,
     reading_points,
-    stop_all,
 )
 from devices.library import resolve_profile  # noqa: E402
-from tests.integration.services import InfluxDBServer, MosquittoServer  # noqa: E402
 
 PROFILE = "dc-power-48v"
 GATEWAY = "gw-soak"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import orjson
 
+from bench.harness.influxdb import InfluxDBServer
 from tests.integration.processes import FacmonProcess, wait_for
-from tests.integration.services import InfluxDBServer
 
 
 def stored_seqs(influxdb: InfluxDBServer, database: str) -> list[int]:

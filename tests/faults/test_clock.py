@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.harness.influxdb import InfluxDBServer
+from bench.harness.mosquitto import MosquittoServer
+from facmon.net import free_port
 from tests.faults.accounting import all_stored, stored_seqs
 from tests.integration.processes import FacmonProcess, wait_for
-from tests.integration.services import InfluxDBServer, MosquittoServer, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import httpx
 import yaml
 
-from tests.integration.services import free_port
+from facmon.net import free_port
 
 T = TypeVar("T")
 

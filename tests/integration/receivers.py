@@ -11,7 +11,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from tests.integration.services import free_port
+from facmon.net import free_port
 
 
 @dataclass

@@ -18,10 +18,11 @@ import pytest
 import yaml
 
 from api.registry.tokens import new_token
+from bench.harness.mosquitto import MosquittoServer
 from facmon.contract import Topic, TopicKind
+from facmon.net import free_port
 from tests.integration.processes import FacmonProcess, start_api, wait_for
 from tests.integration.receivers import Received
-from tests.integration.services import MosquittoServer, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.registry.tokens import new_token
+from bench.harness.mosquitto import MosquittoServer
 from tests.integration.processes import start_api
-from tests.integration.services import MosquittoServer
 
 pytestmark = pytest.mark.integration
 

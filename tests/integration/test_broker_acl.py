@@ -23,8 +23,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from bench.harness.mosquitto import MosquittoServer
+from bench.harness.servers import HOST
+from facmon.net import free_port
 from tests.integration.processes import FacmonProcess, readings_stored, wait_for
-from tests.integration.services import HOST, MosquittoServer, free_port
 
 pytestmark = pytest.mark.integration
 

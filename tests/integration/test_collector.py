@@ -18,8 +18,10 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from bench.harness.influxdb import InfluxDBServer
+from bench.harness.mosquitto import MosquittoServer
+from facmon.net import free_port
 from tests.integration.processes import FacmonProcess, wait_for
-from tests.integration.services import InfluxDBServer, MosquittoServer, free_port
 
 pytestmark = pytest.mark.integration
 

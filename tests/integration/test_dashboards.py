@@ -24,9 +24,11 @@ import pytest
 import yaml
 
 from api.registry.tokens import new_token
+from bench.harness.influxdb import InfluxDBServer
+from bench.harness.mosquitto import MosquittoServer
 from dashboards.queries import Query, queries
+from facmon.net import free_port
 from tests.integration.processes import FacmonProcess, start_api, wait_for
-from tests.integration.services import InfluxDBServer, MosquittoServer, free_port
 
 pytestmark = pytest.mark.integration
 

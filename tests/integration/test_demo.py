@@ -21,10 +21,11 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
+from bench.harness.influxdb import InfluxDBServer
+from facmon.net import free_port
 from launcher import demo_site
 from tests.integration.browser import chromium
 from tests.integration.processes import wait_for
-from tests.integration.services import InfluxDBServer, free_port
 
 pytestmark = pytest.mark.integration
 

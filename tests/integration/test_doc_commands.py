@@ -35,7 +35,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.integration.services import free_port
+from facmon.net import free_port
 
 pytestmark = pytest.mark.integration
 

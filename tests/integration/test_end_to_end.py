@@ -15,8 +15,10 @@ import httpx
 import pytest
 from pymodbus.client import ModbusTcpClient
 
+from bench.harness.influxdb import InfluxDBServer
+from bench.harness.mosquitto import MosquittoServer
+from facmon.net import free_port
 from tests.integration.processes import FacmonProcess, wait_for
-from tests.integration.services import InfluxDBServer, MosquittoServer, free_port
 
 pytestmark = pytest.mark.integration
 

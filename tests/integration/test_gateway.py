@@ -21,8 +21,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from bench.harness.mosquitto import MosquittoServer
+from facmon.net import free_port
 from tests.integration.processes import FacmonProcess, wait_for
-from tests.integration.services import MosquittoServer, free_port
 from tests.integration.simthread import SimThread
 
 pytestmark = pytest.mark.integration

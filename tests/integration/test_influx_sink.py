@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.harness.influxdb import InfluxDBServer
 from facmon.contract import (
     AlertEnvelope,
     DataEnvelope,
@@ -25,7 +26,6 @@ from storage.records import (
 )
 from storage.sink import AGGREGATES, SinkError, SinkRejected
 from storage.sqlite import SqliteReader, SqliteSink
-from tests.integration.services import InfluxDBServer
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.services import InfluxDBServer, MosquittoServer
+from bench.harness.influxdb import InfluxDBServer
+from bench.harness.mosquitto import MosquittoServer
 
 pytestmark = pytest.mark.integration
 

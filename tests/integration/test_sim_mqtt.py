@@ -11,7 +11,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.integration.services import MosquittoServer
+from bench.harness.mosquitto import MosquittoServer
 from tests.integration.simthread import SimThread
 
 pytestmark = pytest.mark.integration

@@ -24,9 +24,9 @@ from devices.codec import PointType
 from devices.library import load_profile
 from devices.profile import PROFILE_DIR, Profile, Table
 from devices.sim.memory import Behaviour
+from facmon.net import free_port
 from gateway.plan import compile_plan
 from gateway.readings import decode_block
-from tests.integration.services import free_port
 from tests.integration.simthread import SimThread
 
 pytestmark = pytest.mark.integration

@@ -30,11 +30,12 @@ from api.main import Services, create_app, serve
 from api.registry.models import ApiToken
 from api.registry.tokens import new_token
 from api.routes import overview
+from bench.harness.mosquitto import MosquittoServer
 from facmon.contract import DEFAULT_PREFIX, Topic, TopicKind
+from facmon.net import free_port
 from tests.integration.apps import registry_services
 from tests.integration.browser import chromium
 from tests.integration.processes import start_api
-from tests.integration.services import MosquittoServer, free_port
 
 pytestmark = pytest.mark.integration
 

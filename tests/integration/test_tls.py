@@ -19,8 +19,10 @@ import httpx
 import pytest
 
 from api.registry.tokens import new_token
+from bench.harness.mosquitto import MosquittoServer
+from bench.harness.servers import HOST
+from facmon.net import free_port
 from tests.integration.processes import FacmonProcess, readings_stored, wait_for
-from tests.integration.services import HOST, MosquittoServer, free_port
 
 pytestmark = pytest.mark.integration
 

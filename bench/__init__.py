@@ -1,0 +1,1 @@
+"""Reproducible benchmarks that report ratios against references measured in the same run."""
