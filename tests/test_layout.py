@@ -1,13 +1,34 @@
-"""The repository's layout rules: benchmarks never depend on the tests."""
+"""The layout holds: each package imports only what docs/architecture.md says it may.
+
+Benchmarks never import the tests (what both need lives in ``bench/harness``); nothing
+imports the launcher; the API does not import the collector.
+
+The table under "## Layout" in docs/architecture.md is the one statement of the rules; this
+test reads it and checks every import of every module (at any depth, read with ``ast``).
+"""
 
 from __future__ import annotations
 
 import ast
 import os
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT / "bench"
+DOC = ROOT / "docs" / "architecture.md"
+_ROW = re.compile(r"^\| `(?P<folder>[a-z_]+)/` \| (?P<what>[^|]+) \| (?P<imports>[^|]+) \|$")
+
+
+def rules() -> dict[str, set[str]]:
+    """Folder → the top-level packages of this repository it may import (besides itself)."""
+    text = DOC.read_text(encoding="utf-8")
+    section = text.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    table: dict[str, set[str]] = {}
+    for line in section.splitlines():
+        match = _ROW.match(line.strip())
+        if match:
+            table[match["folder"]] = set(re.findall(r"`([a-z_]+)`", match["imports"]))
+    return table
 
 
 def python_files(folder: Path) -> list[Path]:
@@ -19,46 +40,61 @@ def python_files(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def imported_modules(source: str) -> set[str]:
-    """Every module an ``import`` or absolute ``from ... import`` in ``source`` names."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
+def imports_of(path: Path) -> set[tuple[str, int]]:
+    """The top-level names ``path`` imports, with the line of each import."""
+    found: set[tuple[str, int]] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.add(node.module)
+            found.update((alias.name.split(".")[0], node.lineno) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add((node.module.split(".")[0], node.lineno))
     return found
 
 
-def imports_tests(source: str) -> set[str]:
-    """The modules of the ``tests`` package that ``source`` imports."""
-    return {m for m in imported_modules(source) if m == "tests" or m.startswith("tests.")}
+def test_the_layout_table_names_every_package_of_the_repository() -> None:
+    table = rules()
+    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests"}
+    assert packages <= set(table), (
+        f"packages missing from the Layout table: {packages - set(table)}"
+    )
+    assert "bench" in table
+    assert table["facmon"] == set()
 
 
-def test_the_check_sees_every_form_of_import() -> None:
-    source = (
+def test_no_package_imports_one_it_must_not() -> None:
+    table = rules()
+    ours = set(table) | {"tests"}
+    broken: list[str] = []
+    for folder, allowed in table.items():
+        for path in python_files(ROOT / folder):
+            for name, line in imports_of(path):
+                if name in ours and name != folder and name not in allowed:
+                    broken.append(f"{path.relative_to(ROOT)}:{line} imports {name}")
+    assert broken == []
+
+
+def test_nothing_imports_the_launcher() -> None:
+    users = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for folder in rules()
+        if folder != "launcher"
+        for path in python_files(ROOT / folder)
+        for name, line in imports_of(path)
+        if name == "launcher"
+    ]
+    assert users == []
+
+
+def test_the_check_sees_every_form_of_import(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text(
         "import tests\n"
         "import tests.integration.apps as apps\n"
-        "from tests.integration import receivers\n"
         "def later():\n"
-        "    from tests.faults.accounting import all_stored\n"
-        "from bench.harness import servers\n"
+        "    from collector.main import Collector\n"
+        "from . import sibling\n"
         "import testsuite\n"
     )
-    assert imports_tests(source) == {
-        "tests",
-        "tests.integration.apps",
-        "tests.integration",
-        "tests.faults.accounting",
-    }
-
-
-def test_no_file_under_bench_imports_tests() -> None:
-    files = python_files(BENCH)
-    assert BENCH / "gateway" / "run.py" in files
-    offenders = {
-        str(path.relative_to(ROOT)): sorted(found)
-        for path in files
-        if (found := imports_tests(path.read_text()))
-    }
-    assert offenders == {}, "bench/ must not import tests (move what both need to bench/harness)"
+    assert imports_of(module) == {("tests", 1), ("tests", 2), ("collector", 4), ("testsuite", 6)}
+    assert "collector" not in rules()["api"]
+    assert "tests" not in rules()["bench"]
