@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from api import resource
 from api.alerts.manager import Alerting, Profiles
 from api.auth import FailedLogins
 from api.config import ApiConfig
@@ -22,7 +23,7 @@ from api.live import LiveFeed, LiveState
 from api.registry.db import make_engine, migrate, prepare_sqlite_dir
 from api.registry.models import Role
 from api.registry.tokens import TokenVerifier, create_token
-from api.routes import alerts, devices, documents, files, health, ledger, overview, registry
+from api.routes import alerts, assets, devices, documents, health, ledger, overview
 from collector.sinks import TelemetryReader
 from collector.sinks.factory import make_reader
 from facmon import __version__
@@ -63,14 +64,14 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     app.include_router(health.router)
     app.include_router(devices.router)
-    app.include_router(ledger.router)  # before files: /assets/export is not an asset's id
-    app.include_router(files.router)
+    app.include_router(ledger.router)  # before assets: /assets/export is not an asset's id
+    app.include_router(assets.router)
     app.include_router(documents.router)
     app.include_router(alerts.router)
     app.include_router(overview.router)
     app.include_router(overview.page)
     app.mount("/ui", StaticFiles(packages=[("api", "ui")]), name="ui")
-    for router in registry.routers:
+    for router in resource.routers:
         app.include_router(router)
     app.openapi = _documenting_lockouts(app.openapi)  # type: ignore[method-assign]
     return app

@@ -33,8 +33,8 @@ from api.registry.models import (
     WorkOrder,
     WorkOrderStatus,
 )
-from api.routes.files import local_today
-from api.routes.registry import IsoTime, StrictInput, WorkOrderOut, columns
+from api.resource import IsoTime, StrictInput, WorkOrderOut, columns
+from api.routes.assets import local_today
 from api.schemas import Problem, invalid
 from facmon.types import SLUG_MAX, SLUG_PATTERN, Severity, Slug
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Operator, Viewer
 from api.registry.models import Asset, Document
-from api.routes.registry import NumberId, SlugId
+from api.resource import NumberId, SlugId
 from api.schemas import Problem, read_body
 from facmon.types import SLUG_MAX, SLUG_PATTERN
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from api.auth import Admin, Viewer
 from api.listing import registry_changed
 from api.registry.models import Asset, Room
-from api.routes.registry import AssetIn, columns
+from api.resource import AssetIn, columns
 from api.schemas import Problem, read_body
 
 router = APIRouter(prefix="/api/v1/assets", tags=["assets"])

@@ -20,7 +20,7 @@ from api.auth import Viewer
 from api.board import Board, Line
 from api.listing import asset_listing
 from api.registry.models import Alert, AlertState, Building, Floor, Room, Site
-from api.routes.files import current_assets
+from api.routes.assets import current_assets
 from api.schemas import Problem
 from api.status import Language, Status
 

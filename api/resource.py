@@ -558,7 +558,7 @@ routers = [
         parents={"floor_id": (Floor, "floor")},
         filters=("floor_id", "kind"),
         search=("name",),
-        get_one=False,  # GET /rooms/{id} is the room's file (routes/files.py)
+        get_one=False,  # GET /rooms/{id} is the room's file (routes/assets.py)
     ),
     resource(
         "assets",
@@ -568,7 +568,7 @@ routers = [
         filters=("category", "room_id", "lifecycle"),
         search=("id", "name", "serial", "vendor", "model"),
         sortable=("id", "name", "category", "purchase_date", "warranty_end"),
-        get_one=False,  # GET /assets/{id} is the asset's file (routes/files.py)
+        get_one=False,  # GET /assets/{id} is the asset's file (routes/assets.py)
         list_all=False,  # and the list has their status and place
     ),
     resource(

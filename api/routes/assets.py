@@ -31,8 +31,8 @@ from api.registry.models import (
     WorkOrder,
     WorkOrderStatus,
 )
+from api.resource import AssetIn, RoomIn, SlugId, WorkOrderOut, columns
 from api.routes.documents import DocumentInfo, described
-from api.routes.registry import AssetIn, RoomIn, SlugId, WorkOrderOut, columns
 from api.schemas import Problem, invalid
 from api.status import OpenOrder, Status, Verdict, derive
 from collector.sinks import Aggregate, QueryRefused, SinkError
