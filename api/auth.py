@@ -7,12 +7,15 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.registry.models import Role
+
+if TYPE_CHECKING:  # api.services holds FailedLogins: imported for the annotation only
+    from api.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +79,8 @@ def require(role: Role) -> Any:
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Role:
         address = request.client.host if request.client else "unknown"
-        limiter: FailedLogins = request.app.state.services.failed_logins
+        services: Services = request.app.state.services
+        limiter = services.failed_logins
         wait = limiter.wait_s(address)
         if wait > 0:
             seconds = math.ceil(wait)
@@ -92,7 +96,7 @@ def require(role: Role) -> Any:
                 "(create one with 'facmon api create-token')",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        held: Role | None = await request.app.state.services.tokens.role(credentials.credentials)
+        held = await services.tokens.role(credentials.credentials)
         if held is None:
             count = limiter.failed(address)
             log.warning(
@@ -125,5 +129,5 @@ Admin = require(Role.ADMIN)
 def actor(request: Request) -> str:
     """The name of the token that made ``request`` (checked by :func:`require` before)."""
     token = request.headers.get("authorization", "").partition(" ")[2].strip()
-    name: str = request.app.state.services.tokens.name(token)
-    return name or "unknown"
+    services: Services = request.app.state.services
+    return services.tokens.name(token) or "unknown"

@@ -13,7 +13,13 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
+
+if TYPE_CHECKING:  # the services import what is cached here: for the annotation only
+    from api.services import Services
 
 REFRESH_S = 60.0
 """The longest a snapshot lasts when nothing that can change a status happened."""
@@ -104,7 +110,7 @@ class Listing(Generic[T]):
         self.computed_at = -1e9
 
 
-def asset_listing(app: Any) -> Listing[Any]:
+def asset_listing(app: FastAPI) -> Listing[Any]:
     """The application's asset listing."""
     listing: Listing[Any] | None = getattr(app.state, "asset_listing", None)
     if listing is None:
@@ -112,7 +118,7 @@ def asset_listing(app: Any) -> Listing[Any]:
     return listing
 
 
-def registry_changed(app: Any) -> None:
+def registry_changed(app: FastAPI) -> None:
     """The registry changed: lists must show it at once."""
     asset_listing(app).invalidate()
 
@@ -125,11 +131,11 @@ class CachedAnswers:
     anything else goes through the application as usual.
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: FastAPI) -> None:
         """Wrap the FastAPI ``app``."""
         self.app = app
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer from the kept answers, or pass the request on."""
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == PATH:
             body = self._kept(scope)
@@ -148,10 +154,10 @@ class CachedAnswers:
                 return
         await self.app(scope, receive, send)
 
-    def _kept(self, scope: Any) -> bytes | None:
+    def _kept(self, scope: Scope) -> bytes | None:
         state = self.app.state
         listing: Listing[Any] | None = getattr(state, "asset_listing", None)
-        services = getattr(state, "services", None)
+        services: Services | None = getattr(state, "services", None)
         if listing is None or services is None or not listing.fresh(services.live.version):
             return None
         token = _bearer(scope)
@@ -163,12 +169,12 @@ class CachedAnswers:
 PATH = "/api/v1/assets"
 
 
-def query_key(scope: Any) -> str:
+def query_key(scope: Scope) -> str:
     """The key of an answer: the raw query string."""
     return bytes(scope.get("query_string", b"")).decode("latin-1")
 
 
-def _bearer(scope: Any) -> str | None:
+def _bearer(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")

@@ -6,13 +6,12 @@ import asyncio
 import gc
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from api.alerts.manager import Alerting, Profiles
 from api.auth import FailedLogins
@@ -22,35 +21,34 @@ from api.live import LiveFeed, LiveState
 from api.registry.db import make_engine, migrate, prepare_sqlite_dir
 from api.registry.models import Role
 from api.registry.tokens import TokenVerifier, create_token
-from api.routes import alerts, devices, documents, files, health, ledger, overview, registry
+from api.routes import (
+    alerts,
+    assets,
+    bindings,
+    buildings,
+    deliveries,
+    devices,
+    documents,
+    floors,
+    health,
+    ledger,
+    overview,
+    rooms,
+    silences,
+    sites,
+    summary,
+    utilization,
+    work_orders,
+)
+from api.services import Services
 from facmon import __version__
 from facmon.types import Value
 from storage.factory import make_reader
-from storage.sink import TelemetryReader
 
 log = logging.getLogger(__name__)
 
 GRACE_S = 10
 """How long a stopping server waits for open requests to finish."""
-
-
-@dataclass
-class Services:
-    """What the routes need, built once in :func:`run` and held on ``app.state``."""
-
-    live: LiveState
-    feed: LiveFeed
-    reader: TelemetryReader
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
-    tokens: TokenVerifier
-    stale_after_s: float = 300.0
-    stopping: asyncio.Event = field(default_factory=asyncio.Event)
-    """Set when the server shuts down: open event streams end."""
-    alerting: Alerting | None = None
-    """Detection and alerts (None in tests that do not need them)."""
-    failed_logins: FailedLogins = field(default_factory=FailedLogins)
-    """Failed authentications per client address (guessing tokens is slowed down)."""
 
 
 def create_app(services: Services) -> FastAPI:
@@ -61,17 +59,33 @@ def create_app(services: Services) -> FastAPI:
         description="Live state and files of every room and asset.",
     )
     app.state.services = services
-    app.include_router(health.router)
-    app.include_router(devices.router)
-    app.include_router(ledger.router)  # before files: /assets/export is not an asset's id
-    app.include_router(files.router)
-    app.include_router(documents.router)
-    app.include_router(alerts.router)
-    app.include_router(overview.router)
-    app.include_router(overview.page)
-    app.mount("/ui", StaticFiles(packages=[("api", "ui")]), name="ui")
-    for router in registry.routers:
+    for router in (
+        health.router,
+        devices.router,
+        ledger.router,  # before assets: /assets/export is not an asset's id
+        assets.router,
+        rooms.router,
+        summary.router,
+        documents.router,
+        alerts.router,  # /alerts/stream before /alerts/{alert}
+        silences.router,
+        deliveries.router,
+        utilization.router,
+        overview.router,
+        overview.page,
+    ):
         app.include_router(router)
+    app.mount("/ui", StaticFiles(packages=[("api", "ui")]), name="ui")
+    for records in (
+        sites.crud,
+        buildings.crud,
+        floors.crud,
+        rooms.crud,
+        assets.crud,
+        bindings.crud,
+        work_orders.crud,
+    ):
+        app.include_router(records)
     app.openapi = _documenting_lockouts(app.openapi)  # type: ignore[method-assign]
     return app
 

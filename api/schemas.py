@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Path, Request
 from pydantic import BaseModel, Field
+
+from facmon.types import SLUG_MAX, SLUG_PATTERN
+
+SlugId = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=SLUG_MAX, description="Id")]
+"""The id of a registry record named by a slug, in a path."""
+NumberId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Id")]
+"""The id of a record numbered by the database, in a path."""
 
 
 class Health(BaseModel):
@@ -48,6 +55,28 @@ class Problem(BaseModel):
     """An error response."""
 
     detail: str
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The documented error answers of an operation: a :class:`Problem` for each of ``codes``."""
+    return {code: {"model": Problem} for code in codes}
+
+
+class DeliveryOut(BaseModel):
+    """A notification to one target and how it went."""
+
+    id: int
+    route: str
+    target: str = Field(description="Secrets hidden")
+    what: str
+    alert_ids: list[str]
+    title: str
+    status: Literal["pending", "sent", "failed"]
+    attempts: int
+    last_error: str
+    created_at: datetime
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
 
 
 def invalid(where: str, field: str, message: str) -> HTTPException:

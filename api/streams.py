@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
-from fastapi import HTTPException
+from fastapi import FastAPI, HTTPException
 from fastapi.responses import StreamingResponse
 
 KEEPALIVE_S = 15.0
@@ -19,7 +18,7 @@ def event(name: str, data: bytes) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + data + b"\n\n"
 
 
-def counter(app: Any, kind: str) -> dict[str, int]:
+def counter(app: FastAPI, kind: str) -> dict[str, int]:
     """The count of open streams of ``kind``, refusing a new one beyond ``MAX_STREAMS``.
 
     Raises:

@@ -1,46 +1,44 @@
-"""``/api/v1/alerts``, ``/silences``, ``/deliveries``, ``/utilization``: alerts and what follows."""
+"""``/api/v1/alerts``: alerts, their history, and what people do with them."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field
 from sqlalchemy import Select, func, select
 
 from api import streams
 from api.alerts.manager import Alerting
 from api.auth import Operator, Viewer, actor
 from api.listing import registry_changed
+from api.paging import PagingQuery
+from api.places import PlaceQuery
+from api.records import StrictInput, WorkOrderOut, columns
 from api.registry.models import (
     Alert,
     AlertDelivery,
     AlertNote,
     AlertState,
     Asset,
-    Building,
     Delivery,
-    Floor,
-    Room,
-    Silence,
-    Utilization,
     WorkOrder,
     WorkOrderStatus,
 )
-from api.routes.files import local_today
-from api.routes.registry import IsoTime, StrictInput, WorkOrderOut, columns
-from api.schemas import Problem, invalid
-from facmon.types import SLUG_MAX, SLUG_PATTERN, Severity, Slug
+from api.schemas import DeliveryOut, invalid, problems
+from api.services import Services, ServicesDep
+from facmon.types import SLUG_MAX, SLUG_PATTERN, Severity
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"], dependencies=[Viewer])
 
 AlertId = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=SLUG_MAX)]
+Endpoint = Callable[..., Awaitable[Any]]
 
 
 class AlertOut(BaseModel):
@@ -73,23 +71,6 @@ class NoteOut(BaseModel):
     what: str
     by: str
     text: str
-
-
-class DeliveryOut(BaseModel):
-    """A notification to one target and how it went."""
-
-    id: int
-    route: str
-    target: str = Field(description="Secrets hidden")
-    what: str
-    alert_ids: list[str]
-    title: str
-    status: Literal["pending", "sent", "failed"]
-    attempts: int
-    last_error: str
-    created_at: datetime
-    next_attempt_at: datetime | None
-    sent_at: datetime | None
 
 
 class AlertFile(BaseModel):
@@ -130,76 +111,6 @@ class WorkOrderFromAlert(StrictInput):
     assignee: str = Field(default="", max_length=200)
 
 
-Matchers = dict[Slug, Annotated[str, StringConstraints(min_length=1, max_length=200)]]
-"""Label → the value an alert's label must have."""
-
-
-class SilenceIn(StrictInput):
-    """Alerts whose labels include every matcher are not notified between start and end."""
-
-    matchers: Matchers = Field(
-        min_length=1, max_length=20, examples=[{"asset": "ups-a"}, {"rule": "door-held-open"}]
-    )
-    starts_at: IsoTime | None = Field(default=None, description="Now when not given")
-    ends_at: IsoTime
-    comment: str = Field(default="", max_length=2000)
-
-    @model_validator(mode="after")
-    def _in_order(self) -> SilenceIn:
-        start = self.starts_at or datetime.now(UTC)
-        if self.ends_at <= start:
-            raise ValueError("ends_at must be after starts_at (and after now)")
-        return self
-
-
-class SilenceChange(StrictInput):
-    """A change to a silence: what it matches, when it ends, its comment."""
-
-    matchers: Matchers | None = Field(default=None, min_length=1, max_length=20)
-    ends_at: IsoTime | None = None
-    comment: str | None = Field(default=None, max_length=2000)
-
-
-class SilenceOut(BaseModel):
-    """A silence."""
-
-    id: int
-    matchers: dict[str, str]
-    starts_at: datetime
-    ends_at: datetime
-    comment: str
-    created_by: str
-    created_at: datetime
-    active: bool
-
-
-class UsageGroup(BaseModel):
-    """Time in use of a group of assets over the window."""
-
-    group: str
-    assets: int
-    in_use_h: float
-    observed_h: float
-    share: float | None = Field(description="in use / observed; null when nothing was observed")
-    hours_per_day: float = Field(description="Hours in use per asset and day of the window")
-
-
-class UsageReport(BaseModel):
-    """Utilization by category, building or asset."""
-
-    group_by: Literal["category", "building", "asset"]
-    start: date
-    end: date
-    groups: list[UsageGroup]
-
-
-def _alerting(request: Request) -> Alerting:
-    alerting: Alerting | None = request.app.state.services.alerting
-    if alerting is None:
-        raise HTTPException(503, "alerting is not running in this process")
-    return alerting
-
-
 def _out(alert: Alert) -> AlertOut:
     return AlertOut.model_validate(columns(alert))
 
@@ -207,21 +118,18 @@ def _out(alert: Alert) -> AlertOut:
 @router.get(
     "/alerts",
     response_model=AlertPage,
-    responses={401: {"model": Problem}, 403: {"model": Problem}},
+    responses=problems(401, 403),
     summary="List alerts, newest first",
 )
 async def list_alerts(
-    request: Request,
+    services: ServicesDep,
+    places: PlaceQuery,
+    paging: PagingQuery,
     state: Literal["open", "firing", "acknowledged", "resolved"] | None = None,
     severity: Severity | None = None,
     rule: Annotated[str | None, Query(max_length=64)] = None,
-    site: Annotated[str | None, Query(max_length=64)] = None,
-    building: Annotated[str | None, Query(max_length=64)] = None,
-    room: Annotated[str | None, Query(max_length=64)] = None,
     asset: Annotated[str | None, Query(max_length=64)] = None,
     device: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> AlertPage:
     """Alerts by state (``open``: firing or acknowledged), severity, rule and place."""
     query: Select[Alert] = select(Alert).order_by(Alert.started_at.desc(), Alert.id)
@@ -233,19 +141,19 @@ async def list_alerts(
         query = query.where(Alert.severity == severity)
     if rule is not None:
         query = query.where(Alert.rule == rule)
-    for column, wanted in [
-        (Alert.site, site),
-        (Alert.building, building),
-        (Alert.room, room),
-        (Alert.asset, asset),
-        (Alert.device, device),
-    ]:
+    query = query.where(*places.conditions(Alert.site, Alert.building, Alert.room))
+    for column, wanted in [(Alert.asset, asset), (Alert.device, device)]:
         if wanted is not None:
             query = query.where(column == wanted)
-    async with request.app.state.services.sessions() as session:
+    async with services.sessions() as session:
         total = await session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = list(await session.scalars(query.limit(limit).offset(offset)))
-    return AlertPage(items=[_out(a) for a in rows], total=total or 0, limit=limit, offset=offset)
+        rows = list(await session.scalars(paging.select(query)))
+    return AlertPage(
+        items=[_out(a) for a in rows],
+        total=total or 0,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
 
 
 @router.get(
@@ -258,24 +166,21 @@ async def list_alerts(
                 "`alert` (an Alert) at each change: fired, acknowledged, commented, resolved."
             ),
         },
-        401: {"model": Problem},
-        403: {"model": Problem},
-        503: {"model": Problem},
+        **problems(401, 403, 503),
     },
     response_class=StreamingResponse,
     summary="Alert changes as they happen, over server-sent events",
 )
-async def alert_stream(request: Request) -> StreamingResponse:
+async def alert_stream(request: Request, services: ServicesDep) -> StreamingResponse:
     """The open alerts, then every change of any alert."""
-    alerting = _alerting(request)
+    alerting = services.running_alerting()
     opened = streams.counter(request.app, "alerts")
-    return streams.response(_alert_events(request.app, alerting, opened))
+    return streams.response(_alert_events(services, alerting, opened))
 
 
 async def _alert_events(
-    app: Any, alerting: Alerting, opened: dict[str, int]
+    services: Services, alerting: Alerting, opened: dict[str, int]
 ) -> AsyncIterator[bytes]:
-    services = app.state.services
     opened["open"] += 1
     try:
         seen = alerting.seq
@@ -315,12 +220,12 @@ async def _alert_events(
 @router.get(
     "/alerts/{alert}",
     response_model=AlertFile,
-    responses={401: {"model": Problem}, 403: {"model": Problem}, 404: {"model": Problem}},
+    responses=problems(401, 403, 404),
     summary="Get an alert with its history",
 )
-async def get_alert(alert: AlertId, request: Request) -> AlertFile:
+async def get_alert(alert: AlertId, services: ServicesDep) -> AlertFile:
     """The alert, what happened to it, its notifications and its work orders."""
-    async with request.app.state.services.sessions() as session:
+    async with services.sessions() as session:
         found = await session.get(Alert, alert)
         if found is None:
             raise HTTPException(404, f"no alert {alert!r}")
@@ -343,9 +248,13 @@ async def get_alert(alert: AlertId, request: Request) -> AlertFile:
 
 
 async def _changed(
-    request: Request, alert: str, what: Literal["acknowledge", "resolve"], body: ChangeIn
+    request: Request,
+    services: Services,
+    alert: str,
+    what: Literal["acknowledge", "resolve"],
+    body: ChangeIn,
 ) -> AlertOut:
-    alerting = _alerting(request)
+    alerting = services.running_alerting()
     change = alerting.acknowledge if what == "acknowledge" else alerting.resolve
     try:
         done = await change(alert, actor(request), body.comment)
@@ -356,49 +265,39 @@ async def _changed(
     return _out(done)
 
 
-_CHANGE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem},
-    403: {"model": Problem},
-    404: {"model": Problem},
-    409: {"model": Problem},
-    503: {"model": Problem},
-}
+def _change(path: str, summary: str) -> Callable[[Endpoint], Endpoint]:
+    """Register an operator's change of an alert, answered with the alert."""
+    return router.post(
+        path,
+        response_model=AlertOut,
+        responses=problems(401, 403, 404, 409, 503),
+        dependencies=[Operator],
+        summary=summary,
+    )
 
 
-@router.post(
-    "/alerts/{alert}/acknowledge",
-    response_model=AlertOut,
-    responses=_CHANGE_RESPONSES,
-    dependencies=[Operator],
-    summary="Acknowledge an alert",
-)
-async def acknowledge(alert: AlertId, body: ChangeIn, request: Request) -> AlertOut:
+@_change("/alerts/{alert}/acknowledge", "Acknowledge an alert")
+async def acknowledge(
+    alert: AlertId, body: ChangeIn, request: Request, services: ServicesDep
+) -> AlertOut:
     """Someone is on it: no more reminders, no escalation."""
-    return await _changed(request, alert, "acknowledge", body)
+    return await _changed(request, services, alert, "acknowledge", body)
 
 
-@router.post(
-    "/alerts/{alert}/resolve",
-    response_model=AlertOut,
-    responses=_CHANGE_RESPONSES,
-    dependencies=[Operator],
-    summary="Resolve an alert by hand",
-)
-async def resolve(alert: AlertId, body: ChangeIn, request: Request) -> AlertOut:
+@_change("/alerts/{alert}/resolve", "Resolve an alert by hand")
+async def resolve(
+    alert: AlertId, body: ChangeIn, request: Request, services: ServicesDep
+) -> AlertOut:
     """Close an alert whose condition will not clear by itself (an event, a false alarm)."""
-    return await _changed(request, alert, "resolve", body)
+    return await _changed(request, services, alert, "resolve", body)
 
 
-@router.post(
-    "/alerts/{alert}/comments",
-    response_model=AlertOut,
-    responses=_CHANGE_RESPONSES,
-    dependencies=[Operator],
-    summary="Comment on an alert",
-)
-async def comment(alert: AlertId, body: CommentIn, request: Request) -> AlertOut:
+@_change("/alerts/{alert}/comments", "Comment on an alert")
+async def comment(
+    alert: AlertId, body: CommentIn, request: Request, services: ServicesDep
+) -> AlertOut:
     """Add a comment to the alert's history."""
-    done = await _alerting(request).comment(alert, actor(request), body.text)
+    done = await services.running_alerting().comment(alert, actor(request), body.text)
     if done is None:
         raise HTTPException(404, f"no alert {alert!r}")
     return _out(done)
@@ -408,18 +307,20 @@ async def comment(alert: AlertId, body: CommentIn, request: Request) -> AlertOut
     "/alerts/{alert}/work_order",
     response_model=WorkOrderOut,
     status_code=201,
-    responses={**_CHANGE_RESPONSES, 422: {"model": Problem}},
+    responses=problems(401, 403, 404, 409, 503, 422),
     dependencies=[Operator],
     summary="Open a work order from an alert",
 )
-async def work_order(alert: AlertId, body: WorkOrderFromAlert, request: Request) -> WorkOrderOut:
+async def work_order(
+    alert: AlertId, body: WorkOrderFromAlert, request: Request, services: ServicesDep
+) -> WorkOrderOut:
     """A work order on the alert's asset, linked to the alert; the alert is acknowledged.
 
     While it is open, the asset's alerts are not notified (maintenance).
     """
-    alerting = _alerting(request)
+    alerting = services.running_alerting()
     now = datetime.now(UTC)
-    async with request.app.state.services.sessions() as session, session.begin():
+    async with services.sessions() as session, session.begin():
         found = await session.get(Alert, alert)
         if found is None:
             raise HTTPException(404, f"no alert {alert!r}")
@@ -443,219 +344,3 @@ async def work_order(alert: AlertId, body: WorkOrderFromAlert, request: Request)
     await alerting.comment(alert, actor(request), f"work order #{made.id} opened")
     registry_changed(request.app)
     return made
-
-
-# -- silences ------------------------------------------------------------------------------
-
-SilenceId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-
-
-def _silence_out(silence: Silence) -> SilenceOut:
-    now = datetime.now(UTC)
-    return SilenceOut(
-        **{k: v for k, v in columns(silence).items() if k in SilenceOut.model_fields},
-        active=silence.starts_at <= now < silence.ends_at,
-    )
-
-
-@router.get(
-    "/silences",
-    response_model=list[SilenceOut],
-    responses={401: {"model": Problem}, 403: {"model": Problem}},
-    summary="List silences",
-)
-async def list_silences(request: Request, expired: bool = False) -> list[SilenceOut]:
-    """The silences in force or to come (``expired=true``: ended ones too, the last 500)."""
-    query = select(Silence).order_by(Silence.ends_at.desc()).limit(500)
-    if not expired:
-        query = query.where(Silence.ends_at > datetime.now(UTC))
-    async with request.app.state.services.sessions() as session:
-        return [_silence_out(s) for s in await session.scalars(query)]
-
-
-@router.post(
-    "/silences",
-    response_model=SilenceOut,
-    status_code=201,
-    responses={401: {"model": Problem}, 403: {"model": Problem}},
-    dependencies=[Operator],
-    summary="Create a silence",
-)
-async def create_silence(body: SilenceIn, request: Request) -> SilenceOut:
-    """Alerts firing while it is in force are recorded, not notified.
-
-    Matchers compare an alert's labels: site, building, room, asset, device, gateway,
-    category, equipment, rule, kind, severity.
-    """
-    now = datetime.now(UTC)
-    silence = Silence(
-        matchers=body.matchers,
-        starts_at=body.starts_at or now,
-        ends_at=body.ends_at,
-        comment=body.comment,
-        created_by=actor(request),
-        created_at=now,
-    )
-    async with request.app.state.services.sessions() as session, session.begin():
-        session.add(silence)
-    _reread(request)
-    return _silence_out(silence)
-
-
-@router.get(
-    "/silences/{silence}",
-    response_model=SilenceOut,
-    responses={401: {"model": Problem}, 403: {"model": Problem}, 404: {"model": Problem}},
-    summary="Get a silence",
-)
-async def get_silence(silence: SilenceId, request: Request) -> SilenceOut:
-    """One silence."""
-    async with request.app.state.services.sessions() as session:
-        found = await session.get(Silence, silence)
-    if found is None:
-        raise HTTPException(404, f"no silence {silence}")
-    return _silence_out(found)
-
-
-@router.patch(
-    "/silences/{silence}",
-    response_model=SilenceOut,
-    responses={
-        401: {"model": Problem},
-        403: {"model": Problem},
-        404: {"model": Problem},
-        409: {"model": Problem},
-    },
-    dependencies=[Operator],
-    summary="Change a silence",
-)
-async def change_silence(silence: SilenceId, body: SilenceChange, request: Request) -> SilenceOut:
-    """Extend or shorten it, change what it matches or its comment (not once it has ended)."""
-    now = datetime.now(UTC)
-    async with request.app.state.services.sessions() as session, session.begin():
-        found = await session.get(Silence, silence)
-        if found is None:
-            raise HTTPException(404, f"no silence {silence}")
-        if found.ends_at <= now:
-            raise HTTPException(409, f"silence {silence} has ended; create a new one")
-        if body.ends_at is not None:
-            if body.ends_at <= max(found.starts_at, now):
-                raise HTTPException(422, "ends_at must be after starts_at and after now")
-            found.ends_at = body.ends_at
-        if body.matchers is not None:
-            found.matchers = body.matchers
-        if body.comment is not None:
-            found.comment = body.comment
-    _reread(request)
-    return _silence_out(found)
-
-
-@router.delete(
-    "/silences/{silence}",
-    status_code=204,
-    responses={401: {"model": Problem}, 403: {"model": Problem}, 404: {"model": Problem}},
-    dependencies=[Operator],
-    summary="End a silence now",
-)
-async def end_silence(silence: SilenceId, request: Request) -> Response:
-    """End the silence (it stays in the list of expired ones)."""
-    now = datetime.now(UTC)
-    async with request.app.state.services.sessions() as session, session.begin():
-        found = await session.get(Silence, silence)
-        if found is None:
-            raise HTTPException(404, f"no silence {silence}")
-        found.ends_at = min(found.ends_at, now)
-        found.starts_at = min(found.starts_at, found.ends_at)
-    _reread(request)
-    return Response(status_code=204)
-
-
-def _reread(request: Request) -> None:
-    alerting: Alerting | None = request.app.state.services.alerting
-    if alerting is not None:
-        alerting.registry_changed()
-
-
-# -- deliveries and utilization ----------------------------------------------------------
-
-
-@router.get(
-    "/deliveries",
-    response_model=list[DeliveryOut],
-    responses={401: {"model": Problem}, 403: {"model": Problem}},
-    summary="List notification deliveries, newest first",
-)
-async def list_deliveries(
-    request: Request,
-    status: Literal["pending", "sent", "failed"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[DeliveryOut]:
-    """Each notification to each target, with its attempts and last error."""
-    query = select(Delivery).order_by(Delivery.id.desc()).limit(limit)
-    if status is not None:
-        query = query.where(Delivery.status == status)
-    async with request.app.state.services.sessions() as session:
-        return [DeliveryOut.model_validate(columns(d)) for d in await session.scalars(query)]
-
-
-@router.get(
-    "/utilization",
-    response_model=UsageReport,
-    responses={401: {"model": Problem}, 403: {"model": Problem}},
-    summary="Hours in use by category, building or asset",
-)
-async def utilization(
-    request: Request,
-    group_by: Literal["category", "building", "asset"] = "category",
-    start: date | None = None,
-    end: date | None = None,
-) -> UsageReport:
-    """Time in use (the profile's "in use") per group, from ``start`` to ``end`` inclusive.
-
-    Defaults to the last 30 days. Assets whose profile says nothing of use are not counted.
-    """
-    last = end or local_today(request.app.state.services)
-    first = start or last - timedelta(days=29)
-    if first > last:
-        raise invalid("query", "start", "must not be after end")
-    if (last - first).days > 3660:
-        raise invalid("query", "start", "the window is longer than ten years")
-    key = {
-        "category": Asset.category,
-        "building": func.coalesce(Building.id, ""),
-        "asset": Asset.id,
-    }[group_by]
-    query = (
-        select(
-            key,
-            func.count(func.distinct(Utilization.asset_id)),
-            func.sum(Utilization.in_use_s),
-            func.sum(Utilization.observed_s),
-        )
-        .join(Asset, Utilization.asset_id == Asset.id)
-        .outerjoin(Room, Asset.room_id == Room.id)
-        .outerjoin(Floor, Room.floor_id == Floor.id)
-        .outerjoin(Building, Floor.building_id == Building.id)
-        .where(Utilization.day >= first, Utilization.day <= last)
-        .group_by(key)
-        .order_by(key)
-    )
-    days = (last - first).days + 1
-    async with request.app.state.services.sessions() as session:
-        rows = (await session.execute(query)).all()
-    return UsageReport(
-        group_by=group_by,
-        start=first,
-        end=last,
-        groups=[
-            UsageGroup(
-                group=str(group),
-                assets=assets,
-                in_use_h=round((in_use or 0) / 3600, 2),
-                observed_h=round((observed or 0) / 3600, 2),
-                share=round(in_use / observed, 4) if observed else None,
-                hours_per_day=round((in_use or 0) / 3600 / days / max(assets, 1), 2),
-            )
-            for group, assets, in_use, observed in rows
-        ],
-    )

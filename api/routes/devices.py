@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path
 
 from api.auth import Viewer
 from api.live import LiveDevice
-from api.schemas import DeviceLatest, DeviceSummary, Problem
+from api.schemas import DeviceLatest, DeviceSummary, problems
+from api.services import ServicesDep
 from facmon.types import SLUG_MAX, SLUG_PATTERN
 from storage.records import DeviceLatest as StoredLatest
 from storage.sink import SinkError
@@ -22,9 +23,9 @@ DeviceId = Annotated[
 
 
 @router.get("", response_model=list[DeviceSummary])
-async def list_devices(request: Request) -> list[DeviceSummary]:
+async def list_devices(services: ServicesDep) -> list[DeviceSummary]:
     """List the devices seen live on the broker, by id."""
-    live = request.app.state.services.live
+    live = services.live
     return [
         DeviceSummary(device=d.device, site=d.site, gateway=d.gateway, state=d.state, ts=d.ts)
         for d in sorted(live.devices.values(), key=lambda d: d.device)
@@ -34,11 +35,10 @@ async def list_devices(request: Request) -> list[DeviceSummary]:
 @router.get(
     "/{device}/latest",
     response_model=DeviceLatest,
-    responses={404: {"model": Problem}, 503: {"model": Problem}},
+    responses=problems(404, 503),
 )
-async def latest(device: DeviceId, request: Request) -> DeviceLatest:
+async def latest(device: DeviceId, services: ServicesDep) -> DeviceLatest:
     """Return the newest values of a device: live from the broker, else read back from the store."""
-    services = request.app.state.services
     live = services.live.devices.get(device)
     if live is not None and live.ts is not None:
         return _public(live, live.ts, live.state, "live")

@@ -8,14 +8,13 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from pydantic import BaseModel
-from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Operator, Viewer
+from api.records import DocumentInfo, described
 from api.registry.models import Asset, Document
-from api.routes.registry import NumberId, SlugId
-from api.schemas import Problem, read_body
+from api.schemas import NumberId, SlugId, problems, read_body
+from api.services import ServicesDep
 from facmon.types import SLUG_MAX, SLUG_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["documents"])
@@ -23,29 +22,14 @@ router = APIRouter(prefix="/api/v1", tags=["documents"])
 MAX_BYTES = 20 * 1024 * 1024
 """Largest document accepted."""
 _MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
-_ERRORS: dict[int | str, dict[str, object]] = {
-    401: {"model": Problem},
-    403: {"model": Problem},
-    404: {"model": Problem},
-}
-
-
-class DocumentInfo(BaseModel):
-    """A document's description (its content is at ``/documents/{id}/content``)."""
-
-    id: int
-    asset_id: str
-    name: str
-    content_type: str
-    size: int
-    uploaded_at: datetime
+_ERRORS = problems(401, 403, 404)
 
 
 @router.post(
     "/assets/{item}/documents",
     response_model=DocumentInfo,
     status_code=201,
-    responses={**_ERRORS, 413: {"model": Problem}},
+    responses=problems(401, 403, 404, 413),
     summary="Attach a document to an asset",
     openapi_extra={
         "requestBody": {
@@ -58,6 +42,7 @@ class DocumentInfo(BaseModel):
 async def attach(
     item: SlugId,
     request: Request,
+    services: ServicesDep,
     name: Annotated[str, Query(min_length=1, max_length=200, description="The file's name")],
 ) -> DocumentInfo:
     """Store the request's body as a document of the asset, with its Content-Type."""
@@ -65,7 +50,7 @@ async def attach(
     if not _MEDIA_TYPE.match(media):
         media = "application/octet-stream"
     body = await read_body(request, MAX_BYTES, "a document")
-    async with request.app.state.services.sessions() as session:
+    async with services.sessions() as session:
         if await session.get(Asset, item) is None:
             raise HTTPException(404, f"no asset {item!r}")
         document = Document(
@@ -90,10 +75,11 @@ async def attach(
     dependencies=[Viewer],
 )
 async def documents(
-    request: Request, asset_id: Annotated[str, Query(pattern=SLUG_PATTERN, max_length=SLUG_MAX)]
+    services: ServicesDep,
+    asset_id: Annotated[str, Query(pattern=SLUG_PATTERN, max_length=SLUG_MAX)],
 ) -> list[DocumentInfo]:
     """The asset's documents, newest first (without their content)."""
-    async with request.app.state.services.sessions() as session:
+    async with services.sessions() as session:
         rows = await session.execute(described().where(Document.asset_id == asset_id))
         return [DocumentInfo.model_validate(row._mapping) for row in rows]
 
@@ -105,9 +91,9 @@ async def documents(
     summary="Describe a document",
     dependencies=[Viewer],
 )
-async def describe(number: NumberId, request: Request) -> DocumentInfo:
+async def describe(number: NumberId, services: ServicesDep) -> DocumentInfo:
     """The document's name, type, size and upload time."""
-    async with request.app.state.services.sessions() as session:
+    async with services.sessions() as session:
         row = (await session.execute(described().where(Document.id == number))).first()
     if row is None:
         raise HTTPException(404, f"no document {number}")
@@ -120,9 +106,9 @@ async def describe(number: NumberId, request: Request) -> DocumentInfo:
     summary="Download a document",
     dependencies=[Viewer],
 )
-async def content(number: NumberId, request: Request) -> Response:
+async def content(number: NumberId, services: ServicesDep) -> Response:
     """The document itself, as uploaded."""
-    async with request.app.state.services.sessions() as session:
+    async with services.sessions() as session:
         document = await _find(session, number)
         disposition = f"attachment; filename*=UTF-8''{quote(document.name, safe='')}"
         return Response(
@@ -139,24 +125,12 @@ async def content(number: NumberId, request: Request) -> Response:
     summary="Delete a document",
     dependencies=[Operator],
 )
-async def delete(number: NumberId, request: Request) -> Response:
+async def delete(number: NumberId, services: ServicesDep) -> Response:
     """Delete the document."""
-    async with request.app.state.services.sessions() as session:
+    async with services.sessions() as session:
         await session.delete(await _find(session, number))
         await session.commit()
     return Response(status_code=204)
-
-
-def described() -> Select[int, str, str, str, int, datetime]:
-    """Documents without their content, newest first."""
-    return select(
-        Document.id,
-        Document.asset_id,
-        Document.name,
-        Document.content_type,
-        Document.size,
-        Document.uploaded_at,
-    ).order_by(Document.uploaded_at.desc(), Document.id.desc())
 
 
 async def _find(session: AsyncSession, number: int) -> Document:

@@ -19,9 +19,10 @@ from sqlalchemy import select
 
 from api.auth import Admin, Viewer
 from api.listing import registry_changed
+from api.records import AssetIn, columns
 from api.registry.models import Asset, Room
-from api.routes.registry import AssetIn, columns
-from api.schemas import Problem, read_body
+from api.schemas import problems, read_body
+from api.services import Services, ServicesDep
 
 router = APIRouter(prefix="/api/v1/assets", tags=["assets"])
 
@@ -58,13 +59,13 @@ class ImportReport(BaseModel):
 
 @router.get(
     "/export",
-    responses={200: {"content": {"text/csv": {}, XLSX: {}}}, 401: {"model": Problem}},
+    responses={200: {"content": {"text/csv": {}, XLSX: {}}}, **problems(401)},
     summary="Export the asset ledger",
     dependencies=[Viewer],
 )
-async def export(request: Request, format: Literal["csv", "xlsx"] = "csv") -> Response:  # noqa: A002 - the query parameter's name
+async def export(services: ServicesDep, format: Literal["csv", "xlsx"] = "csv") -> Response:  # noqa: A002 - the query parameter's name
     """Every asset, a row each, in CSV (UTF-8 with a BOM, so that Excel reads it) or XLSX."""
-    async with request.app.state.services.sessions() as session:
+    async with services.sessions() as session:
         assets = list(await session.scalars(select(Asset).order_by(Asset.id)))
     rows = [[_cell(columns(a)[name]) for name in COLUMNS] for a in assets]
     if format == "xlsx":
@@ -96,13 +97,7 @@ async def export(request: Request, format: Literal["csv", "xlsx"] = "csv") -> Re
 @router.post(
     "/import",
     response_model=ImportReport,
-    responses={
-        401: {"model": Problem},
-        403: {"model": Problem},
-        413: {"model": Problem},
-        415: {"model": Problem},
-        422: {"model": ImportReport},
-    },
+    responses={**problems(401, 403, 413, 415), 422: {"model": ImportReport}},
     summary="Import the asset ledger (CSV or XLSX)",
     openapi_extra={
         "requestBody": {
@@ -117,6 +112,7 @@ async def export(request: Request, format: Literal["csv", "xlsx"] = "csv") -> Re
 )
 async def import_ledger(
     request: Request,
+    services: ServicesDep,
     dry_run: bool = Query(default=True, description="Check only; write nothing"),
 ) -> Any:
     """Create or update assets from a spreadsheet with a header row.
@@ -129,7 +125,7 @@ async def import_ledger(
         raise HTTPException(415, f"send text/csv or {XLSX}, not {kind or 'nothing'}")
     try:
         table = _read_xlsx(body) if kind == XLSX else _read_csv(body)
-        report = await _apply(request, table, dry_run=dry_run)
+        report = await _apply(request, services, table, dry_run=dry_run)
     except Unreadable as exc:
         whole = RowError(row=0, column="", message=str(exc))
         report = ImportReport(dry_run=dry_run, rows=0, created=0, updated=0, errors=[whole])
@@ -198,7 +194,9 @@ def _cell(value: object) -> object:
     return value
 
 
-async def _apply(request: Request, table: list[list[str]], *, dry_run: bool) -> ImportReport:
+async def _apply(
+    request: Request, services: Services, table: list[list[str]], *, dry_run: bool
+) -> ImportReport:
     if not table:
         raise Unreadable("the file is empty: it needs a header row")
     header = [name.strip().lower() for name in table[0]]
@@ -229,7 +227,6 @@ async def _apply(request: Request, table: list[list[str]], *, dry_run: bool) -> 
             continue
         seen[record.id] = number
         assets.append((number, record))
-    services = request.app.state.services
     async with services.sessions() as session:
         rooms = set(await session.scalars(select(Room.id)))
         errors += [

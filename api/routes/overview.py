@@ -10,7 +10,7 @@ from importlib import resources
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -20,8 +20,9 @@ from api.auth import Viewer
 from api.board import Board, Line
 from api.listing import asset_listing
 from api.registry.models import Alert, AlertState, Building, Floor, Room, Site
-from api.routes.files import current_assets
-from api.schemas import Problem
+from api.schemas import problems
+from api.services import Services
+from api.snapshot import current_assets
 from api.status import Language, Status
 
 router = APIRouter(prefix="/api/v1", tags=["status page"], dependencies=[Viewer])
@@ -113,7 +114,7 @@ async def status_page() -> Response:
 @router.get(
     "/overview",
     response_model=Overview,
-    responses={401: {"model": Problem}, 403: {"model": Problem}},
+    responses=problems(401, 403),
     summary="Every site, room and asset with its status",
 )
 async def overview(request: Request, lang: LanguageQuery = "en") -> Response:
@@ -137,9 +138,7 @@ async def overview(request: Request, lang: LanguageQuery = "en") -> Response:
                 "`revoked` when the token is revoked, after which the stream ends."
             ),
         },
-        401: {"model": Problem},
-        403: {"model": Problem},
-        503: {"model": Problem},
+        **problems(401, 403, 503),
     },
     response_class=StreamingResponse,
     summary="The overview, kept current over server-sent events",
@@ -152,9 +151,9 @@ async def overview_stream(request: Request, lang: LanguageQuery = "en") -> Strea
 
 
 async def _events(
-    app: Any, language: Language, token: str, opened: dict[str, int]
+    app: FastAPI, language: Language, token: str, opened: dict[str, int]
 ) -> AsyncIterator[bytes]:
-    services = app.state.services
+    services: Services = app.state.services
     opened["open"] += 1
     try:
         yield b"retry: 3000\n\n"
@@ -215,7 +214,7 @@ class AlertLine(BaseModel):
     started_at: datetime
 
 
-async def _alerts_body(services: Any, language: Language) -> bytes:
+async def _alerts_body(services: Services, language: Language) -> bytes:
     """The open alerts, most severe first, then newest."""
     async with services.sessions() as session:
         rows = await session.scalars(select(Alert).where(Alert.state != AlertState.RESOLVED))
@@ -236,7 +235,7 @@ async def _alerts_body(services: Any, language: Language) -> bytes:
     return orjson.dumps([line.model_dump(mode="json") for line in lines])
 
 
-async def _board(app: Any) -> Board:
+async def _board(app: FastAPI) -> Board:
     """The board, brought up to the newest snapshot of the asset list."""
     board: Board | None = getattr(app.state, "board", None)
     if board is None:
@@ -266,14 +265,15 @@ async def _board(app: Any) -> Board:
     return board
 
 
-async def _overview_body(app: Any, board: Board, language: Language) -> bytes:
+async def _overview_body(app: FastAPI, board: Board, language: Language) -> bytes:
     """The overview of ``board`` in ``language``, made once per snapshot and language."""
     kept: dict[Language, tuple[tuple[int, int], bytes]]
     kept = app.state.__dict__.setdefault("overviews", {})
     key = (board.generation, board.layout)
     if language in kept and kept[language][0] == key:
         return kept[language][1]
-    async with app.state.services.sessions() as session:
+    services: Services = app.state.services
+    async with services.sessions() as session:
         sites = (await session.scalars(select(Site).order_by(Site.id))).all()
         buildings = (await session.scalars(select(Building).order_by(Building.id))).all()
         floors = {f.id: f for f in await session.scalars(select(Floor))}

@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from api.config import ApiConfig
 from api.live import LiveFeed, LiveState
-from api.main import Services
 from api.registry.db import make_engine, migrate
 from api.registry.models import Role
 from api.registry.tokens import TokenVerifier, create_token
+from api.services import Services
 from storage.config import SqliteSinkConfig
 from storage.factory import make_reader
 

@@ -26,10 +26,11 @@ from sqlalchemy import update
 
 from api import streams
 from api.config import ApiConfig
-from api.main import Services, create_app, serve
+from api.main import create_app, serve
 from api.registry.models import ApiToken
 from api.registry.tokens import new_token
 from api.routes import overview
+from api.services import Services
 from bench.harness.mosquitto import MosquittoServer
 from facmon.contract import DEFAULT_PREFIX, Topic, TopicKind
 from facmon.net import free_port

@@ -1,0 +1,291 @@
+"""The registry's resources as routers: sites, buildings, floors, rooms, assets, ...
+
+Each resource has the same five operations, built by :func:`resource`: list (paginated,
+filtered, sorted), get, create, partial update and delete. Reading takes a viewer token;
+changing the registry an admin token.
+"""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from pydantic import BaseModel, Field, ValidationError, create_model
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import Admin, Viewer
+from api.listing import registry_changed
+from api.paging import Page, PagingQuery
+from api.records import StrictInput, columns
+from api.registry.models import Base
+from api.schemas import NumberId, SlugId, problems
+from api.services import ServicesDep
+
+
+def _patch_model(model: type[StrictInput]) -> type[StrictInput]:
+    """The same fields as ``model`` but ``id``, all optional: a partial update."""
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if name != "id":
+            # Absent means unchanged. Null is accepted only where the field may be null
+            # (its default is null), so the default here is never validated or stored.
+            annotation: Any = info.annotation
+            if info.metadata:  # the constraints (pattern, bounds) live here, not in annotation
+                annotation = Annotated[(annotation, *info.metadata)]
+            fields[name] = (annotation, Field(default=None, validate_default=False))
+    patch: type[StrictInput] = create_model(
+        f"{model.__name__.removesuffix('In')}Patch", __base__=StrictInput, **fields
+    )
+    patch.__doc__ = f"Fields to change; absent ones stay as they are ({model.__name__})."
+    return patch
+
+
+@dataclass(frozen=True)
+class _Resource:
+    """What the operations of one resource need."""
+
+    path: str
+    table: Any
+    schema: type[StrictInput]
+    out: type[BaseModel]
+    parents: dict[str, tuple[type[Base], str]]
+    filters: tuple[str, ...]
+    search: tuple[str, ...]
+    sortable: tuple[str, ...]
+    writer: Any
+    item: Any
+
+    @property
+    def label(self) -> str:
+        return self.path.removesuffix("s").replace("_", " ")
+
+
+_ERRORS = problems(401, 403, 404)
+_CHANGE_ERRORS = problems(401, 403, 404, 409)
+
+
+def resource(
+    path: str,
+    table: type[Base],
+    schema: type[StrictInput],
+    *,
+    parents: dict[str, tuple[type[Base], str]],
+    filters: tuple[str, ...] = (),
+    search: tuple[str, ...] = (),
+    sortable: tuple[str, ...] = ("id", "name"),
+    out: type[BaseModel] | None = None,
+    writer: Any = Admin,
+    get_one: bool = True,
+    list_all: bool = True,
+) -> APIRouter:
+    """Build the five operations of one registry resource.
+
+    ``parents`` maps a reference field to the table it points at and what to call it;
+    ``filters`` are fields the list filters on by equality, ``search`` the fields ``q``
+    matches (case-insensitive substring), ``sortable`` those ``sort`` accepts. ``out`` is
+    the answer's schema when it differs from ``schema``: the stored record has a number for
+    id the database assigns. ``writer`` is the role that may change the resource. Without
+    ``get_one`` the resource's ``GET /{id}`` is left to another router (an asset's file);
+    without ``list_all``, its list (assets, listed with their status).
+    """
+    numbered = out is not None and "id" not in schema.model_fields
+    spec = _Resource(
+        path,
+        table,
+        schema,
+        out or schema,
+        parents,
+        filters,
+        search,
+        sortable,
+        writer,
+        NumberId if numbered else SlugId,
+    )
+    router = APIRouter(prefix=f"/api/v1/{path}", tags=[path])
+    plural = path.replace("_", " ")
+    if list_all:
+        router.add_api_route(
+            "",
+            _listing(spec),
+            methods=["GET"],
+            response_model=Page[spec.out],  # type: ignore[name-defined]
+            responses=_ERRORS,
+            summary=f"List {plural}",
+            openapi_extra={
+                "parameters": [
+                    {"name": f, "in": "query", "required": False, "schema": {"type": "string"}}
+                    for f in spec.filters
+                ]
+            },
+        )
+    operations = [  # path, method, status, errors, the endpoint's builder, what it does
+        ("/{item}", "GET", 200, _ERRORS, _get_one, "Get"),
+        ("", "POST", 201, _CHANGE_ERRORS, _create, "Create"),
+        ("/{item}", "PATCH", 200, _CHANGE_ERRORS, _update, "Change"),
+        ("/{item}", "DELETE", 204, _CHANGE_ERRORS, _delete, "Delete"),
+    ]
+    for route, method, status, errors, build, verb in operations[0 if get_one else 1 :]:
+        router.add_api_route(
+            route,
+            build(spec),
+            methods=[method],
+            status_code=status,
+            response_model=None if status == 204 else spec.out,
+            responses=errors,
+            summary=f"{verb} a {spec.label}",
+        )
+    return router
+
+
+Endpoint = Callable[..., Awaitable[Any]]
+"""A route's function; its parameters are what FastAPI reads from the request."""
+
+
+def _listing(spec: _Resource) -> Endpoint:
+    table = spec.table
+    sort_pattern = "^-?(" + "|".join(spec.sortable) + ")$"
+
+    async def listing(
+        request: Request,
+        services: ServicesDep,
+        paging: PagingQuery,
+        _role: Any = Viewer,
+        sort: Annotated[
+            str,
+            Query(pattern=sort_pattern, description=f"One of {spec.sortable}; '-' for descending"),
+        ] = "id",
+        q: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> Page[Any]:
+        wanted = [
+            getattr(table, name) == request.query_params[name]
+            for name in spec.filters
+            if name in request.query_params
+        ]
+        if q and spec.search:
+            pattern = f"%{q.lower()}%"
+            wanted.append(or_(*(func.lower(getattr(table, f)).like(pattern) for f in spec.search)))
+        column = getattr(table, sort.lstrip("-"))
+        order = column.desc() if sort.startswith("-") else column.asc()
+        async with services.sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(table).where(*wanted))
+            rows = await session.scalars(
+                paging.select(select(table).where(*wanted).order_by(order, table.id))
+            )
+            items = [spec.out.model_validate(columns(row)) for row in rows]
+        return Page[Any](items=items, total=total or 0, limit=paging.limit, offset=paging.offset)
+
+    listing.__doc__ = f"List {spec.path.replace('_', ' ')}, a page at a time."
+    return listing
+
+
+def _get_one(spec: _Resource) -> Endpoint:
+    async def get_one(item: spec.item, services: ServicesDep, _role: Any = Viewer) -> Any:  # type: ignore[name-defined]
+        async with services.sessions() as session:
+            row = await _find(session, spec, item)
+            return spec.out.model_validate(columns(row))
+
+    return get_one
+
+
+def _create(spec: _Resource) -> Endpoint:
+    async def create(
+        body: spec.schema,  # type: ignore[name-defined]
+        request: Request,
+        services: ServicesDep,
+        _role: Any = spec.writer,
+    ) -> Any:
+        values = body.model_dump()
+        async with services.sessions() as session:
+            await _check_parents(session, values, spec.parents)
+            if "id" in values and await session.get(spec.table, values["id"]) is not None:
+                raise HTTPException(409, f"{spec.label} {values['id']!r} exists already")
+            row = spec.table(**values)
+            session.add(row)
+            await _commit(request, session, f"{spec.label} {values.get('id', '')!r}")
+            await session.refresh(row)  # as stored: ids assigned, times in UTC
+            return spec.out.model_validate(columns(row))
+
+    return create
+
+
+def _update(spec: _Resource) -> Endpoint:
+    patch = _patch_model(spec.schema)
+
+    async def update(
+        item: spec.item,  # type: ignore[name-defined]
+        body: patch,  # type: ignore[valid-type]
+        request: Request,
+        services: ServicesDep,
+        _role: Any = spec.writer,
+    ) -> Any:
+        values = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
+        async with services.sessions() as session:
+            row = await _find(session, spec, item)
+            await _check_parents(session, values, spec.parents)
+            for name, value in values.items():
+                setattr(row, name, value)
+            try:  # the whole record again: checks across fields (from before to)
+                spec.out.model_validate(columns(row))
+            except ValidationError as exc:
+                raise HTTPException(422, _errors(exc)) from None
+            await _commit(request, session, f"{spec.label} {item!r}")
+            await session.refresh(row)
+            return spec.out.model_validate(columns(row))
+
+    return update
+
+
+def _delete(spec: _Resource) -> Endpoint:
+    async def delete(
+        item: spec.item,  # type: ignore[name-defined]
+        request: Request,
+        services: ServicesDep,
+        _role: Any = spec.writer,
+    ) -> Response:
+        async with services.sessions() as session:
+            row = await _find(session, spec, item)
+            await session.delete(row)
+            await _commit(request, session, f"{spec.label} {item!r}", deleting=True)
+        return Response(status_code=204)
+
+    return delete
+
+
+def _errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+
+
+async def _find(session: AsyncSession, spec: _Resource, item: str) -> Any:
+    row = await session.get(spec.table, item)
+    if row is None:
+        raise HTTPException(404, f"no {spec.label} {item!r}")
+    return row
+
+
+async def _check_parents(
+    session: AsyncSession, values: dict[str, Any], parents: dict[str, tuple[type[Base], str]]
+) -> None:
+    for field, (table, what) in parents.items():
+        value = values.get(field)
+        if value is not None and await session.get(table, value) is None:
+            raise HTTPException(
+                422,
+                [{"loc": ["body", field], "msg": f"no {what} {value!r}", "type": "reference"}],
+            )
+
+
+async def _commit(
+    request: Request, session: AsyncSession, what: str, *, deleting: bool = False
+) -> None:
+    try:
+        await session.commit()
+        registry_changed(request.app)
+    except IntegrityError:
+        await session.rollback()
+        if deleting:
+            raise HTTPException(
+                409, f"{what} is still referenced; delete or move what it holds first"
+            ) from None
+        raise HTTPException(409, f"{what} conflicts with what is stored") from None
