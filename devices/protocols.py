@@ -22,9 +22,19 @@ PROTOCOLS: dict[str, FieldProtocol] = {p.name: p for p in (MODBUS,)}
 DEFAULT_BUS_KIND = "tcp"
 """The kind of a bus whose config names none (Modbus TCP, as before kinds grew)."""
 
-BUS_KINDS: dict[str, tuple[FieldProtocol, BusKind]] = {
-    bus.kind: (protocol, bus) for protocol in PROTOCOLS.values() for bus in protocol.buses
-}
+
+def _bus_kinds() -> dict[str, tuple[FieldProtocol, BusKind]]:
+    kinds: dict[str, tuple[FieldProtocol, BusKind]] = {}
+    for protocol in PROTOCOLS.values():
+        for bus in protocol.buses:
+            if bus.kind in kinds:
+                owner = kinds[bus.kind][0].name
+                raise ValueError(f"bus kind {bus.kind!r} of {protocol.name} is {owner}'s already")
+            kinds[bus.kind] = (protocol, bus)
+    return kinds
+
+
+BUS_KINDS = _bus_kinds()
 """Every bus kind of the gateway's ``buses`` list: its protocol and its config and owner."""
 
 

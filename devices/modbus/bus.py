@@ -9,6 +9,7 @@ closed and made again on the next request, so a reset line recovers by itself.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 from collections import deque
@@ -49,7 +50,7 @@ ModbusBusConfig = TcpBus | RtuOverTcpBus | SerialBus
 """The config of any Modbus bus."""
 
 
-class ModbusBus:
+class ModbusBus(abc.ABC):
     """What every Modbus bus does alike: execute a read plan (adapting it), write a point.
 
     A subclass reads and writes one block on its wire (:meth:`_read`, :meth:`_write`).
@@ -62,13 +63,13 @@ class ModbusBus:
         self.requests = 0
         self.reconnects = 0
 
+    @abc.abstractmethod
     async def connect(self) -> None:
         """Open the connection if it is not open.
 
         Raises:
             BusUnavailable: the endpoint cannot be reached.
         """
-        raise NotImplementedError
 
     async def execute(
         self, device: FieldDevice, plan: ReadPlan, priority: int, wall: Callable[[], float]
@@ -154,14 +155,17 @@ class ModbusBus:
         finally:
             self.lock.release()
 
+    @abc.abstractmethod
     async def _read(self, unit: int, table: Table, address: int, count: int) -> bytes | list[bool]:
-        raise NotImplementedError
+        """Read one block on the wire (the lock is held)."""
 
+    @abc.abstractmethod
     async def _write(
         self, unit: int, table: Table, address: int, values: list[int] | list[bool]
     ) -> None:
-        raise NotImplementedError
+        """Write one block on the wire (the lock is held)."""
 
+    @abc.abstractmethod
     def close(self) -> None:
         """Close the connection."""
 

@@ -26,11 +26,6 @@ class TcpBus(BusConfig):
         """The parallel connections configured."""
         return self.connections
 
-    @property
-    def where(self) -> str:
-        """``host:port``, for messages."""
-        return f"{self.host}:{self.port}"
-
 
 class RtuOverTcpBus(BusConfig):
     """A serial server that passes RTU frames (with CRC) through a TCP socket."""
