@@ -31,7 +31,7 @@ from devices.modbus.codec import (
     normalise_order,
     register_count,
 )
-from devices.modbus.pdu import Table
+from devices.modbus.tables import Table
 from facmon.config import FieldError
 from facmon.contract import RESERVED_NAMES, RESERVED_PREFIX
 from facmon.types import Severity, Slug, Value

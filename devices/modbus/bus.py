@@ -39,8 +39,8 @@ from devices.modbus.blocks import registers_to_bytes
 from devices.modbus.codec import CodecError
 from devices.modbus.config import RtuOverTcpBus, SerialBus, TcpBus
 from devices.modbus.decoding import encode_point
-from devices.modbus.pdu import Table
 from devices.modbus.plan import ReadPlan, ReadRequest, split
+from devices.modbus.tables import Table
 from devices.profile import Point
 from facmon.types import Value
 

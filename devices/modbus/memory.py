@@ -12,7 +12,7 @@ from array import array
 
 from devices.modbus.codec import CodecError, PointType, encode
 from devices.modbus.decoding import decode_point
-from devices.modbus.pdu import Table
+from devices.modbus.tables import Table
 from devices.profile import Point, Profile
 from devices.sim.behaviour import Behaviour, sim_value
 from facmon.types import Value

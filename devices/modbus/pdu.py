@@ -1,4 +1,4 @@
-"""Modbus PDUs (pure): the data tables, function and exception codes, requests and answers.
+"""Modbus PDUs (pure): function and exception codes, requests and answers.
 
 Modbus Application Protocol v1.1b3: data model §4.3, function codes §6, exceptions §7.
 """
@@ -6,24 +6,9 @@ Modbus Application Protocol v1.1b3: data model §4.3, function codes §6, except
 from __future__ import annotations
 
 import struct
-from enum import StrEnum
 
 from devices.fieldbus import GarbageResponse
-
-
-class Table(StrEnum):
-    """The four Modbus data tables."""
-
-    COIL = "coil"
-    DISCRETE = "discrete"
-    INPUT = "input"
-    HOLDING = "holding"
-
-    @property
-    def is_bits(self) -> bool:
-        """Whether the table holds single bits (coils, discrete inputs)."""
-        return self in (Table.COIL, Table.DISCRETE)
-
+from devices.modbus.tables import Table
 
 READ_FUNCTIONS = {Table.COIL: 0x01, Table.DISCRETE: 0x02, Table.HOLDING: 0x03, Table.INPUT: 0x04}
 """The read function code of each table (§6.1 to §6.4)."""

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from devices.modbus.blocks import BlockDecoder
-from devices.modbus.pdu import MAX_BITS, MAX_REGISTERS, Table
+from devices.modbus.pdu import MAX_BITS, MAX_REGISTERS
+from devices.modbus.tables import Table
 from devices.profile import Point, Profile
 from facmon.types import Value
 

@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from devices.library import ProfileError, resolve_profile
-from devices.modbus.pdu import Table
 from devices.modbus.probe import interpretations
+from devices.modbus.tables import Table
 from devices.profile import Point
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from devices.library import resolve_profile
 from devices.modbus import mbap, rtu
 from devices.modbus.answer import answer
+from devices.modbus.endpoint import SimEndpoint
 from devices.modbus.memory import DeviceMemory
 from devices.modbus.pdu import (
     GATEWAY_TARGET_FAILED,
@@ -29,7 +30,6 @@ from devices.modbus.pdu import (
 )
 from devices.profile import Profile
 from devices.sim.behaviour import Behaviour, SimulatedDevice
-from devices.sim.model import SimConfig, SimEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -165,11 +165,14 @@ class ModbusTcpSimulator:
 
 def simulate_endpoint(
     endpoint: SimEndpoint,
-    config: SimConfig,
+    seed: int,
+    utc_offset_h: float,
     profiles: dict[str, Profile],
     clock: Callable[[], float] = time.time,
 ) -> ModbusTcpSimulator:
     """Build the simulator of one endpoint; ``profiles`` caches profiles by reference.
+
+    Each device's values follow from ``seed`` and its id; office hours from ``utc_offset_h``.
 
     Raises:
         devices.library.ProfileError: a device names a missing or invalid profile.
@@ -179,8 +182,8 @@ def simulate_endpoint(
     for device in endpoint.devices:
         if device.profile not in profiles:
             profiles[device.profile] = resolve_profile(device.profile)
-        seed = zlib.crc32(f"{config.seed}/{device.id}".encode())
-        memory = DeviceMemory(profiles[device.profile], seed, config.utc_offset_h)
+        own_seed = zlib.crc32(f"{seed}/{device.id}".encode())
+        memory = DeviceMemory(profiles[device.profile], own_seed, utc_offset_h)
         memory.behaviour = Behaviour(max_block=device.max_block)
         devices[device.unit] = by_id[device.id] = memory
     return ModbusTcpSimulator(endpoint, devices, clock, by_id=by_id)

@@ -36,7 +36,9 @@ def build_simulators(
     """
     profiles: dict[str, Profile] = {}
     return [
-        endpoint_simulator(endpoint.framing)(endpoint, config, profiles, clock)
+        endpoint_simulator(endpoint.framing)(
+            endpoint, config.seed, config.utc_offset_h, profiles, clock
+        )
         for endpoint in config.endpoints
     ]
 

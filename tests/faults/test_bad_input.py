@@ -50,8 +50,9 @@ from devices.modbus.answer import answer
 from devices.modbus.codec import CodecError
 from devices.modbus.decoding import encode_point
 from devices.modbus.memory import DeviceMemory
-from devices.modbus.pdu import Table, read_answer, read_pdu, write_pdu
+from devices.modbus.pdu import read_answer, read_pdu, write_pdu
 from devices.modbus.plan import ReadRequest, compile_plan
+from devices.modbus.tables import Table
 from devices.modbus.tcp import ModbusTcpConnection
 from devices.profile import PROFILE_DIR, Profile
 from devices.sim.model import SimConfig

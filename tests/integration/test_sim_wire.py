@@ -22,8 +22,8 @@ from pymodbus.framer import FramerType
 
 from devices.library import load_profile
 from devices.modbus.codec import PointType
-from devices.modbus.pdu import Table
 from devices.modbus.plan import compile_plan
+from devices.modbus.tables import Table
 from devices.profile import PROFILE_DIR, Profile
 from devices.sim.behaviour import Behaviour
 from tests.integration.services import free_port

@@ -12,8 +12,9 @@ from devices.modbus.answer import answer
 from devices.modbus.bus import ModbusBus
 from devices.modbus.config import TcpBus
 from devices.modbus.memory import DeviceMemory
-from devices.modbus.pdu import ILLEGAL_DATA_VALUE, READ_FUNCTIONS, Table, read_answer, read_pdu
+from devices.modbus.pdu import ILLEGAL_DATA_VALUE, READ_FUNCTIONS, read_answer, read_pdu
 from devices.modbus.plan import compile_plan
+from devices.modbus.tables import Table
 
 
 @dataclass(frozen=True)

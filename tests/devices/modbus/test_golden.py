@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from devices.library import resolve_profile
-from devices.modbus.pdu import Table
 from devices.modbus.plan import ReadRequest
+from devices.modbus.tables import Table
 from devices.profile import Profile
 
 CASES = sorted((Path(__file__).resolve().parents[2] / "cases").glob("*/case.yaml"))

@@ -11,8 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.library import load_profile, resolve_profile
-from devices.modbus.pdu import MAX_BITS, MAX_REGISTERS, Table
+from devices.modbus.pdu import MAX_BITS, MAX_REGISTERS
 from devices.modbus.plan import compile_plan, split
+from devices.modbus.tables import Table
 from devices.profile import Profile
 
 

@@ -6,8 +6,8 @@ import math
 
 from devices.library import resolve_profile
 from devices.modbus.codec import ByteOrder, PointType, encode
-from devices.modbus.pdu import Table
 from devices.modbus.plan import compile_plan
+from devices.modbus.tables import Table
 
 
 def test_scaled_and_word_swapped_values() -> None:

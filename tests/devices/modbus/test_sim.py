@@ -8,7 +8,7 @@ from devices.library import resolve_profile
 from devices.modbus.answer import answer
 from devices.modbus.codec import ByteOrder, PointType, decode
 from devices.modbus.memory import DeviceMemory
-from devices.modbus.pdu import Table
+from devices.modbus.tables import Table
 
 
 def memory() -> DeviceMemory:
