@@ -24,8 +24,8 @@ from pathlib import Path
 import yaml
 
 from devices.library import resolve_profile
+from devices.modbus.plan import compile_plan
 from facmon.net import free_port
-from gateway.plan import compile_plan
 
 PROFILES = ["ups", "th-sensor", "crac", "power-meter-3ph", "dc-power-48v"]
 ENDPOINTS, UNITS = 5, 200

@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 
-from devices.codec import INTEGER_TYPES, PointType
-from devices.decoding import engineering
+from devices.modbus.codec import INTEGER_TYPES, PointType
+from devices.modbus.decoding import engineering
 from devices.profile import Point, Profile
 from facmon.types import Value
 

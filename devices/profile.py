@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from devices.codec import (
+from devices.modbus.codec import (
     INTEGER_TYPES,
     ByteOrder,
     CodecError,
@@ -31,6 +31,7 @@ from devices.codec import (
     normalise_order,
     register_count,
 )
+from devices.modbus.tables import Table
 from facmon.config import FieldError
 from facmon.contract import RESERVED_NAMES, RESERVED_PREFIX
 from facmon.types import Severity, Slug, Value
@@ -54,20 +55,6 @@ class _Model(BaseModel):
     model_config = ConfigDict(
         extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False
     )
-
-
-class Table(StrEnum):
-    """The four Modbus data tables."""
-
-    COIL = "coil"
-    DISCRETE = "discrete"
-    INPUT = "input"
-    HOLDING = "holding"
-
-    @property
-    def is_bits(self) -> bool:
-        """Whether the table holds single bits (coils, discrete inputs)."""
-        return self in (Table.COIL, Table.DISCRETE)
 
 
 class Category(StrEnum):

@@ -5,9 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from devices.codec import CodecError
-from devices.decoding import encode_point
-from devices.profile import Table
+from devices.fieldbus import BusError, WriteRefused
 from facmon.contract import (
     CommandEnvelope,
     CommandResultEnvelope,
@@ -16,7 +14,6 @@ from facmon.contract import (
     TopicKind,
     parse_envelope,
 )
-from gateway.bus import BusError
 from gateway.poller import DevicePoller
 from gateway.uplink import Uplink
 
@@ -68,16 +65,11 @@ class CommandHandler:
             point = poller.plan.profile.point(command.point)
         except KeyError:
             return f"{poller.plan.profile.name} has no point {command.point!r}"
-        if (
-            point.access != "rw"
-            or point.table not in (Table.COIL, Table.HOLDING)
-            or point.address is None
-        ):
+        if point.access != "rw":
             return f"{command.point} is not writable"
         try:
-            words = encode_point(point, command.value)
-            await poller.endpoint.write(poller.device.unit, point.table, point.address, words)
-        except CodecError as exc:
+            await poller.bus.write(poller.device, point, command.value)
+        except WriteRefused as exc:
             return str(exc)
         except BusError as exc:
             return f"{exc.kind}: {exc}"

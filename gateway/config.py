@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 import string
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import Discriminator, Field, Tag, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from devices.fieldbus import BusConfig
+from devices.protocols import bus_config_type
 from facmon.config import ConfigModel, FieldError
 from facmon.contract import DEFAULT_PREFIX
 from facmon.contract.envelopes import describe
@@ -16,69 +18,11 @@ from facmon.contract.topics import check_prefix, is_slug
 from facmon.mqtt import BrokerConfig
 from facmon.types import Slug
 
-
-class _Bus(ConfigModel):
-    id: Slug
-    """Bus id (slug), referred to by devices."""
-    timeout_s: float = Field(default=1.0, gt=0, le=60)
-    """Seconds to wait for an answer before the request counts as a timeout."""
-    inter_frame_s: float = Field(default=0.0, ge=0, le=1)
-    """Pause between the end of one exchange and the next request (slow RS-485 devices)."""
-
-
-class TcpBus(_Bus):
-    """A Modbus TCP endpoint: one device, or a Modbus TCP gateway in front of a line."""
-
-    kind: Literal["tcp"] = "tcp"
-    """Modbus TCP (MBAP framing)."""
-    host: str
-    """Host name or address."""
-    port: int = Field(default=502, ge=1, le=65_535)
-    """TCP port."""
-    connections: int = Field(default=1, ge=1, le=16)
-    """Parallel connections; devices are spread over them (only for endpoints that allow it)."""
-
-
-class RtuOverTcpBus(_Bus):
-    """A serial server that passes RTU frames (with CRC) through a TCP socket."""
-
-    kind: Literal["rtu-over-tcp"]
-    """RTU frames over TCP."""
-    host: str
-    """Host name or address of the serial server."""
-    port: int = Field(default=502, ge=1, le=65_535)
-    """TCP port."""
-
-
-class SerialBus(_Bus):
-    """An RS-485/RS-232 line on a local serial port, Modbus RTU."""
-
-    kind: Literal["rtu"]
-    """Modbus RTU on a serial port."""
-    port: str
-    """Serial device, e.g. /dev/ttyUSB0."""
-    baudrate: int = Field(default=9600, ge=300, le=921_600)
-    """Line speed in bit/s."""
-    parity: Literal["N", "E", "O"] = "N"
-    """Parity: none, even or odd."""
-    stopbits: Literal[1, 2] = 1
-    """Stop bits."""
-    bytesize: Literal[7, 8] = 8
-    """Data bits."""
-
-
-def _bus_kind(value: object) -> str:
-    kind = value.get("kind", "tcp") if isinstance(value, dict) else getattr(value, "kind", "tcp")
-    return str(kind)
-
-
-Bus = Annotated[
-    Annotated[TcpBus, Tag("tcp")]
-    | Annotated[RtuOverTcpBus, Tag("rtu-over-tcp")]
-    | Annotated[SerialBus, Tag("rtu")],
-    Discriminator(_bus_kind),
-]
-"""A bus: ``kind`` is ``tcp`` (the default), ``rtu-over-tcp`` or ``rtu``."""
+if TYPE_CHECKING:
+    AnyBusConfig = BusConfig
+else:
+    AnyBusConfig = bus_config_type()
+"""A bus: ``kind`` (``tcp`` by default, ``rtu-over-tcp``, ``rtu``) picks its protocol's model."""
 
 
 class Reporting(ConfigModel):
@@ -230,7 +174,7 @@ class GatewayConfig(ConfigModel):
     """The central broker."""
     spool: SpoolConfig = SpoolConfig()
     """Where messages wait for the broker."""
-    buses: list[Bus] = Field(default_factory=list)
+    buses: list[AnyBusConfig] = Field(default_factory=list)
     """Modbus lines and endpoints this gateway owns."""
     devices: list[DeviceConfig] = Field(default_factory=list)
     """Devices to poll."""

@@ -8,16 +8,16 @@ import time
 
 from prometheus_client import start_http_server
 
+from devices.fieldbus import Bus, Plan
 from devices.library import ProfileError, resolve_profile
 from devices.profile import Profile
+from devices.protocols import PROTOCOLS, bus_of
 from facmon.config import ConfigError
 from facmon.contract import DataEnvelope, Topic, TopicKind
-from gateway.bus import ModbusEndpoint
 from gateway.commands import CommandHandler
-from gateway.config import DeviceConfig, GatewayConfig, TcpBus
+from gateway.config import DeviceConfig, GatewayConfig
 from gateway.ingest import MqttIngest
 from gateway.metrics import GatewayMetrics
-from gateway.plan import ReadPlan, compile_plan
 from gateway.poller import DevicePoller
 from gateway.spool import Spool
 from gateway.uplink import Uplink
@@ -27,15 +27,17 @@ log = logging.getLogger(__name__)
 HEALTH_MEASUREMENT = "gateway_health"
 
 
-def compile_plans(config: GatewayConfig) -> list[tuple[DeviceConfig, ReadPlan]]:
-    """Resolve every device's profile and compile its read plan.
+def compile_plans(config: GatewayConfig) -> list[tuple[DeviceConfig, Plan]]:
+    """Resolve every device's profile and compile its read plan, by its bus's protocol.
 
     Raises:
-        ConfigError: a device names a missing, invalid or non-Modbus profile.
+        ConfigError: a device names a missing or invalid profile, or one of another
+            protocol than its bus speaks.
     """
     plans = []
     profiles: dict[str, Profile] = {}
-    cache: dict[tuple[str, int], ReadPlan] = {}
+    cache: dict[tuple[str, str, object], Plan] = {}
+    protocols = {bus.id: bus_of(bus)[0] for bus in config.buses}
     for index, device in enumerate(config.all_devices()):
         where = (
             f"devices[{index}]"
@@ -50,15 +52,23 @@ def compile_plans(config: GatewayConfig) -> list[tuple[DeviceConfig, ReadPlan]]:
             except ProfileError as exc:
                 raise ConfigError(f"{where}.profile: {exc}") from None
         profile = profiles[device.profile]
-        if profile.protocol != "modbus":
+        protocol = protocols[device.bus]
+        if profile.protocol != protocol.name:
             raise ConfigError(
-                f"{where}.profile: {profile.name} is an MQTT profile, not a Modbus one"
+                f"{where}.profile: {profile.name} is {_kind(profile.protocol)} profile, "
+                f"not {_kind(protocol.name)} one"
             )
-        key = (device.profile, device.max_gap)
+        key = (device.profile, protocol.name, protocol.plan_key(device))
         if key not in cache:
-            cache[key] = compile_plan(profile, device.max_gap)
+            cache[key] = protocol.compile_plan(profile, device)
         plans.append((device, cache[key]))
     return plans
+
+
+def _kind(protocol: str) -> str:
+    """A profile's protocol as a message names it, with its article (a Modbus, an MQTT)."""
+    field = PROTOCOLS.get(protocol)
+    return f"a {field.title}" if field is not None else f"an {protocol.upper()}"
 
 
 def ingest_profiles(config: GatewayConfig) -> list[dict[str, Profile]]:
@@ -77,19 +87,21 @@ def ingest_profiles(config: GatewayConfig) -> list[dict[str, Profile]]:
             except ProfileError as exc:
                 raise ConfigError(f"{where}: {exc}") from None
             if profile.protocol != "mqtt":
-                raise ConfigError(f"{where}: {profile.name} is a Modbus profile, not an MQTT one")
+                raise ConfigError(
+                    f"{where}: {profile.name} is {_kind(profile.protocol)} profile, not an MQTT one"
+                )
             profiles[device.id] = profile
         sources.append(profiles)
     return sources
 
 
 class Gateway:
-    """One gateway: its uplink and spool, one endpoint owner per connection, a poller per device."""
+    """One gateway: its uplink and spool, one bus owner per connection, a poller per device."""
 
     def __init__(
         self,
         config: GatewayConfig,
-        plans: list[tuple[DeviceConfig, ReadPlan]],
+        plans: list[tuple[DeviceConfig, Plan]],
         ingest: list[dict[str, Profile]] | None = None,
     ) -> None:
         """Wire the parts together; nothing connects until :meth:`run`.
@@ -108,14 +120,14 @@ class Gateway:
             self.spool,
             buffer_limit=config.spool.memory_messages,
         )
-        self.endpoints: dict[str, list[ModbusEndpoint]] = {}
+        self.buses: dict[str, list[Bus]] = {}
         for bus in config.buses:
-            connections = bus.connections if isinstance(bus, TcpBus) else 1
-            self.endpoints[bus.id] = [ModbusEndpoint(bus) for _ in range(connections)]
+            kind = bus_of(bus)[1]
+            self.buses[bus.id] = [kind.open(bus) for _ in range(bus.connections_wanted)]
         count = max(len(plans), 1)
         self.pollers = []
         for index, (device, plan) in enumerate(plans):
-            owners = self.endpoints[device.bus]
+            owners = self.buses[device.bus]
             topics = (
                 Topic(TopicKind.DATA, config.site, config.gateway, device.id, config.prefix),
                 Topic(TopicKind.STATE, config.site, config.gateway, device.id, config.prefix),
@@ -159,7 +171,7 @@ class Gateway:
             self.config.site,
             self.config.gateway,
             len(self.pollers),
-            len(self.endpoints),
+            len(self.buses),
             self.config.spool.path or "(memory)",
             self.spool.depth,
             self.spool.seq,
@@ -184,9 +196,9 @@ class Gateway:
                 for poller in self.pollers:
                     group.create_task(poller.run())
         finally:
-            for owners in self.endpoints.values():
-                for endpoint in owners:
-                    endpoint.close()
+            for owners in self.buses.values():
+                for bus in owners:
+                    bus.close()
             self.spool.close()
 
     def health(self) -> dict[str, int | float]:
@@ -219,7 +231,7 @@ class Gateway:
             "polls": polls,
             "overruns": sum(p.overruns for p in self.pollers),
             "errors": sum(p.errors for p in self.pollers),
-            "requests": sum(e.requests for owners in self.endpoints.values() for e in owners),
+            "requests": sum(b.requests for owners in self.buses.values() for b in owners),
             "poll_ms": round((poll_s - then_s) * 1000 / max(polls - then_polls, 1), 3),
         }
 

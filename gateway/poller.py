@@ -1,31 +1,19 @@
-"""Poll one device on its schedule: execute (and adapt) the read plan, publish data and state."""
+"""Poll one device on its schedule: execute the read plan on its bus, publish data and state."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Literal
 
+from devices.fieldbus import NORMAL, SUSPECT, Bus, Plan
 from facmon.backoff import Backoff
 from facmon.contract import StateEnvelope, Topic
 from facmon.types import Value
-from gateway.bus import (
-    ILLEGAL_DATA_ADDRESS,
-    ILLEGAL_DATA_VALUE,
-    NORMAL,
-    SUSPECT,
-    BusError,
-    DeviceException,
-    ModbusEndpoint,
-)
 from gateway.config import DeviceConfig
 from gateway.metrics import GatewayMetrics
-from gateway.plan import ReadPlan, ReadRequest, split
-from gateway.readings import decode_block
 from gateway.reporting import ChangeFilter
 from gateway.uplink import Uplink
 
@@ -34,35 +22,22 @@ log = logging.getLogger(__name__)
 DeviceState = Literal["online", "degraded", "offline"]
 
 
-@dataclass
-class _PollResult:
-    ts: int | None = None
-    values: dict[str, Value] = field(default_factory=dict)
-    quality: dict[str, str] = field(default_factory=dict)
-    error: BusError | None = None
-
-    def fail(self, error: BusError, requests: list[ReadRequest]) -> None:
-        self.error = error
-        for request in requests:
-            self.quality.update((p.name, "bad") for p in request.points)
-
-
 class DevicePoller:
     """Executes one device's read plan every ``interval_s`` on a monotonic, drift-free grid.
 
     A device that stops answering turns ``degraded`` at the first failed poll and
     ``offline`` after ``offline_after``; while offline it is retried with exponential
     backoff (from its interval up to ``retry_max_s``), so it costs the bus one timeout per
-    retry, not one per interval. A device that refuses a block (exception 02 or 03) gets the
-    block split until it accepts; the smaller plan is kept.
+    retry, not one per interval. The bus may adapt the plan to the device (Modbus splits a
+    block the device refuses); the adapted plan is kept for the next poll.
     ``monotonic`` schedules and ``wall`` stamps readings (both injectable).
     """
 
     def __init__(
         self,
         device: DeviceConfig,
-        plan: ReadPlan,
-        endpoint: ModbusEndpoint,
+        plan: Plan,
+        bus: Bus,
         uplink: Uplink,
         topics: tuple[Topic, Topic],
         metrics: GatewayMetrics,
@@ -75,8 +50,8 @@ class DevicePoller:
         """Prepare; :meth:`run` polls."""
         self.device = device
         self.plan = plan
-        self.requests: list[ReadRequest] = list(plan.requests)
-        self.endpoint = endpoint
+        """The plan executed next (the compiled one, as the bus adapted it)."""
+        self.bus = bus
         self.uplink = uplink
         self.data_topic, self.state_topic = topics
         self.metrics = metrics
@@ -124,7 +99,12 @@ class DevicePoller:
     async def poll_once(self) -> None:
         """Read every request of the plan, publish what was read, update the device state."""
         started = self.monotonic()
-        result = await self._execute()
+        priority = NORMAL if self.failures == 0 else SUSPECT
+        result = await self.bus.execute(self.device, self.plan, priority, self.wall)
+        self.plan = result.plan
+        for failure in result.failures:  # refused, timed out, garbage, link broken
+            self.errors += 1
+            self.metrics.errors.labels(failure.kind).inc()
         self.polls += 1
         self.metrics.polls.inc()
         took = self.monotonic() - started
@@ -140,51 +120,6 @@ class DevicePoller:
             state: DeviceState = "offline" if self.failures >= self.offline_after else "degraded"
             error = result.error
             self._set_state(state, f"{error.kind}: {error}" if error else "no values", ts)
-
-    async def _execute(self) -> _PollResult:
-        """Execute the plan; split refused blocks; stop at the first timeout or broken link."""
-        result = _PollResult()
-        pending = deque(self.requests)
-        learned: list[ReadRequest] = []
-        priority = NORMAL if self.failures == 0 else SUSPECT
-        while pending:
-            request = pending.popleft()
-            try:
-                block = await self.endpoint.read(
-                    self.device.unit, request.table, request.address, request.count, priority
-                )
-            except DeviceException as exc:
-                self.errors += 1
-                self.metrics.errors.labels(exc.kind).inc()
-                refused = exc.code in (ILLEGAL_DATA_ADDRESS, ILLEGAL_DATA_VALUE)
-                if refused and len(request.points) > 1:
-                    log.info(
-                        "device %s refused %d registers at %s %d (%s); reading in smaller blocks",
-                        self.device.id,
-                        request.count,
-                        request.table,
-                        request.address,
-                        exc,
-                    )
-                    pending.extendleft(reversed(split(request)))
-                    continue
-                result.fail(exc, [request])
-                learned.append(request)
-                continue
-            except BusError as exc:  # timeout, unreachable, garbage: the rest would fail alike
-                self.errors += 1
-                self.metrics.errors.labels(exc.kind).inc()
-                result.fail(exc, [request, *pending])
-                learned += [request, *pending]
-                break
-            if result.ts is None:
-                result.ts = int(self.wall() * 1000)  # when the device answered
-            good, bad = decode_block(request, block)
-            result.values.update(good)
-            result.quality.update(bad)
-            learned.append(request)
-        self.requests = learned
-        return result
 
     def _publish(self, ts: int, values: dict[str, Value], quality: dict[str, str]) -> None:
         if self._filter is not None:

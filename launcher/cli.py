@@ -371,7 +371,7 @@ def probe(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Read raw registers from a live device and print them under every type and byte order."""
-    from devices.probe_cli import run_probe  # noqa: PLC0415
+    from devices.modbus.probe_cli import run_probe  # noqa: PLC0415
 
     code = run_probe(host, port, unit, address, count, table, profile, timeout, as_json)
     if code:

@@ -12,7 +12,7 @@ import pytest
 from api.config import ApiConfig
 from collector.config import CollectorConfig
 from devices.sim.model import SimConfig
-from devices.sim.server import build_simulators
+from devices.sim.runner import build_simulators
 from facmon.config import load_config
 from gateway.config import GatewayConfig
 from gateway.main import compile_plans

@@ -14,9 +14,9 @@ import random
 import time
 from typing import Any
 
-from devices.codec import PointType
+from devices.modbus.codec import PointType
 from devices.profile import Category, Profile
-from devices.sim.memory import sim_value
+from devices.sim.behaviour import sim_value
 from devices.sim.model import SimMqttDevice
 from facmon.types import Value
 

@@ -1,4 +1,4 @@
-"""Run a whole simulation: Modbus endpoints, MQTT devices and the scenario timeline."""
+"""Run a whole simulation: field-protocol endpoints, MQTT devices and the scenario timeline."""
 
 from __future__ import annotations
 
@@ -12,17 +12,35 @@ import aiomqtt
 import orjson
 
 from devices.library import resolve_profile
-from devices.sim.memory import Behaviour
+from devices.profile import Profile
+from devices.protocols import endpoint_simulator
+from devices.sim.behaviour import Behaviour, EndpointSimulator
 from devices.sim.model import SimConfig
 from devices.sim.mqtt import MqttDeviceSim
 from devices.sim.scenario import Change, Scenario, timeline
-from devices.sim.server import ModbusTcpSimulator, build_simulators
 from facmon.backoff import Backoff
 from facmon.mqtt import async_client
 
 log = logging.getLogger(__name__)
 
 MQTT_TICK_S = 0.5
+
+
+def build_simulators(
+    config: SimConfig, clock: Callable[[], float] = time.time
+) -> list[EndpointSimulator]:
+    """Build one simulator per endpoint, each by its protocol; ``clock`` drives the dynamics.
+
+    Raises:
+        devices.library.ProfileError: a device names a missing or invalid profile.
+    """
+    profiles: dict[str, Profile] = {}
+    return [
+        endpoint_simulator(endpoint.framing)(
+            endpoint, config.seed, config.utc_offset_h, profiles, clock
+        )
+        for endpoint in config.endpoints
+    ]
 
 
 class Simulator:
@@ -36,12 +54,13 @@ class Simulator:
         """Build the devices; nothing listens until :meth:`run`."""
         self.config = config
         self.clock = clock
-        self.endpoints: list[ModbusTcpSimulator] = build_simulators(config, clock)
+        self.endpoints = build_simulators(config, clock)
         self.modbus = {
-            device.id: endpoint.devices[device.unit]
-            for endpoint, conf in zip(self.endpoints, config.endpoints, strict=True)
-            for device in conf.devices
+            device_id: device
+            for endpoint in self.endpoints
+            for device_id, device in endpoint.by_id.items()
         }
+        """The field-protocol devices (served on an endpoint), by device id."""
         self.mqtt = {
             d.id: MqttDeviceSim(
                 d,

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from devices.sim.memory import FaultMode
+from devices.sim.behaviour import FaultMode
 from facmon.config import ConfigModel, FieldError
 from facmon.types import Duration, Slug, Value
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from devices.codec import CodecError
-from devices.decoding import decode_point, encode_point
 from devices.library import resolve_profile
 from devices.mapping import MappingError, map_message
+from devices.modbus.codec import CodecError
+from devices.modbus.decoding import decode_point, encode_point
 
 
 def test_vehicle_message_maps_to_points_and_events() -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from devices.codec import ByteOrder
 from devices.library import ProfileError, load_profile, resolve_profile
+from devices.modbus.codec import ByteOrder
 from devices.profile import PROFILE_DIR
 
 

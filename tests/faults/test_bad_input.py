@@ -42,15 +42,20 @@ from api.config import ApiConfig
 from api.main import create_app
 from api.routes.ledger import COLUMNS
 from collector.config import CollectorConfig
-from devices.codec import CodecError
-from devices.decoding import encode_point
+from devices.fieldbus import BusError
 from devices.library import ProfileError, load_profile
 from devices.mapping import MappingError, map_message
-from devices.profile import PROFILE_DIR, Profile, Table
-from devices.sim import rtu
-from devices.sim.memory import DeviceMemory
+from devices.modbus import rtu
+from devices.modbus.answer import answer
+from devices.modbus.codec import CodecError
+from devices.modbus.decoding import encode_point
+from devices.modbus.memory import DeviceMemory
+from devices.modbus.pdu import read_answer, read_pdu, write_pdu
+from devices.modbus.plan import ReadRequest, compile_plan
+from devices.modbus.tables import Table
+from devices.modbus.tcp import ModbusTcpConnection
+from devices.profile import PROFILE_DIR, Profile
 from devices.sim.model import SimConfig
-from devices.sim.pdu import answer
 from facmon.config import ConfigError, load_config
 from facmon.contract import (
     ENVELOPES,
@@ -63,10 +68,6 @@ from facmon.contract import (
     parse_envelope,
 )
 from gateway.config import GatewayConfig
-from gateway.errors import BusError
-from gateway.modbus_tcp import ModbusTcpConnection, read_answer, read_pdu, write_pdu
-from gateway.plan import ReadRequest, compile_plan
-from gateway.readings import decode_block
 from tests.integration.apps import registry_services
 
 DEPLOY = Path(__file__).parents[2] / "facmon" / "deploy"
@@ -500,7 +501,7 @@ def test_a_device_answer_is_decoded_or_refused_as_garbage_never_crashes(
         assert str(block)
         return
     assert len(block) == (request.count if request.table.is_bits else 2 * request.count)
-    values, quality = decode_block(request, block)
+    values, quality = request.decode(block)
     assert_contract_valid(profile, request, values, quality)
 
 
@@ -520,7 +521,7 @@ def test_a_garbled_or_cut_off_point_leaves_the_values_of_its_neighbours_alone(
     block: Any = (
         [bool(clean[i // 8] >> (i % 8) & 1) for i in range(request.count)] if bits else clean
     )
-    before, _ = decode_block(request, block)
+    before, _ = request.decode(block)
     victim = data.draw(st.sampled_from(request.points), label="garbled point")
     offset = (victim.address or 0) - request.address
     cut = bits or data.draw(st.booleans(), label="the answer ends inside the garbled point")
@@ -534,7 +535,7 @@ def test_a_garbled_or_cut_off_point_leaves_the_values_of_its_neighbours_alone(
             | st.just((INF64 * victim.count)[: end - start])
         )
         garbled = clean[:start] + (junk[: len(junk) // 2] if cut else junk + clean[end:])
-    values, quality = decode_block(request, garbled)
+    values, quality = request.decode(garbled)
     assert_contract_valid(profile, request, values, quality)
     if cut:  # a point the answer holds only in part is flagged, never guessed
         assert quality.get(victim.name) == "bad"
@@ -630,7 +631,7 @@ async def test_an_mbap_stream_of_junk_is_answered_or_ends_in_a_bus_error_never_a
     assert answered[0] == pdu[0]
     block = outcome(lambda: read_answer(answered, request.count, request.table.is_bits), BusError)
     if not isinstance(block, BusError):
-        assert_contract_valid(profile, request, *decode_block(request, block))
+        assert_contract_valid(profile, request, *request.decode(block))
 
 
 @QUICK
@@ -861,7 +862,7 @@ def test_mutated_profiles_raise_only_profile_error_naming_file_and_field(
     for request in compile_plan(profile).requests:
         for block in (bytes(range(256)), b"\x7f\x7f\xff\xff" * 64, b"\xff" * 256):
             data = (block * (request.count // 128 + 1))[: 2 * request.count]
-            assert_contract_valid(profile, request, *decode_block(request, data))
+            assert_contract_valid(profile, request, *request.decode(data))
     for point in profile.points:
         if point.access == "rw":
             for value in (True, 1, -1.5, 1e300, "on", point.min or 0, point.max or 0):
@@ -875,7 +876,7 @@ def test_a_value_scaled_past_the_float_range_is_flagged_bad_and_its_neighbour_ke
     path = written(scratch, ("huge.yaml", (POINT + "scale: 1e300}\n" + second).encode(), None))
     profile = load_profile(path)
     (request,) = compile_plan(profile).requests
-    values, quality = decode_block(request, struct.pack(">ff", 3e38, 1.5))
+    values, quality = request.decode(struct.pack(">ff", 3e38, 1.5))
     assert (values, quality) == ({"b": 1.5}, {"a": "bad"})
     assert_contract_valid(profile, request, values, quality)
 

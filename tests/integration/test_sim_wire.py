@@ -20,13 +20,13 @@ from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 from pymodbus.framer import FramerType
 
-from devices.codec import PointType
 from devices.library import load_profile
-from devices.profile import PROFILE_DIR, Profile, Table
-from devices.sim.memory import Behaviour
+from devices.modbus.codec import PointType
+from devices.modbus.plan import compile_plan
+from devices.modbus.tables import Table
+from devices.profile import PROFILE_DIR, Profile
+from devices.sim.behaviour import Behaviour
 from facmon.net import free_port
-from gateway.plan import compile_plan
-from gateway.readings import decode_block
 from tests.integration.simthread import SimThread
 
 pytestmark = pytest.mark.integration
@@ -116,7 +116,7 @@ def test_mbpoll_reads_what_the_simulator_means(path: Path) -> None:
                 count = min(125, request.address + request.count - start)
                 block += mbpoll(sim.port(), 7, request.table, start, count)
             raw = [bool(b) for b in block] if request.table.is_bits else block
-            values, quality = decode_block(request, raw)
+            values, quality = request.decode(raw)
             assert quality == {}, quality
             decoded.update(values)
     assert set(decoded) == set(meant)

@@ -6,8 +6,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from devices.codec import STRUCT_CODES, ByteOrder, PointType, decode, register_count
-from devices.decoding import engineering
+from devices.modbus.codec import STRUCT_CODES, ByteOrder, PointType, decode, register_count
+from devices.modbus.decoding import engineering
 from devices.profile import Point
 
 _NUMERIC = list(STRUCT_CODES)  # every numeric type, in declaration order

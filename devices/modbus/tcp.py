@@ -1,4 +1,4 @@
-"""A lean Modbus TCP client (MBAP framing, Modbus Messaging on TCP/IP v1.0b §3).
+"""A lean Modbus TCP connection (MBAP framing, Modbus Messaging on TCP/IP v1.0b §3).
 
 The gateway's TCP buses use it instead of pymodbus: one request in flight, no retries of
 its own, responses checked strictly (transaction id, unit, function, byte count) and
@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import struct
 
-from gateway.errors import BusUnavailable, DeviceException, DeviceTimeout, GarbageResponse
-
-_MBAP = struct.Struct(">HHHB")
-_READ = struct.Struct(">BHH")
+from devices.fieldbus import BusUnavailable, DeviceException, DeviceTimeout, GarbageResponse
+from devices.modbus import mbap
 
 
 class ModbusTcpConnection(asyncio.Protocol):
@@ -49,14 +46,14 @@ class ModbusTcpConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         """Collect bytes until a whole MBAP frame is there, then answer the waiting request."""
         self._buffer += data
-        while len(self._buffer) >= _MBAP.size:
-            transaction, protocol, length, unit = _MBAP.unpack_from(self._buffer)
-            if protocol != 0 or not 2 <= length <= 254:
+        while len(self._buffer) >= mbap.HEADER.size:
+            transaction, protocol, length, unit = mbap.HEADER.unpack_from(self._buffer)
+            if not mbap.valid_header(protocol, length):
                 self._garbage(f"not a Modbus TCP frame (protocol {protocol}, length {length})")
                 return
             if len(self._buffer) < 6 + length:
                 return
-            pdu = bytes(self._buffer[_MBAP.size : 6 + length])
+            pdu = bytes(self._buffer[mbap.HEADER.size : 6 + length])
             del self._buffer[: 6 + length]
             waiting = self._waiting
             if waiting is None or transaction != waiting[0]:
@@ -83,7 +80,7 @@ class ModbusTcpConnection(asyncio.Protocol):
         self._transaction = (self._transaction + 1) & 0xFFFF
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._waiting = (self._transaction, unit, future)
-        self._transport.write(_MBAP.pack(self._transaction, 0, len(pdu) + 1, unit) + pdu)
+        self._transport.write(mbap.frame(self._transaction, unit, pdu))
         try:
             async with asyncio.timeout(timeout_s):  # not wait_for: on 3.11 it can lose a cancel
                 response = await future
@@ -92,7 +89,7 @@ class ModbusTcpConnection(asyncio.Protocol):
         finally:
             self._waiting = None
         if response[0] == pdu[0] | 0x80:
-            raise DeviceException(response[1] if len(response) > 1 else 0)
+            raise DeviceException(response[1] if len(response) > 1 else 0, "Modbus")
         if response[0] != pdu[0]:
             raise GarbageResponse(f"answer to function {response[0]:#04x}, asked {pdu[0]:#04x}")
         return response
@@ -119,34 +116,3 @@ async def connect(host: str, port: int, timeout_s: float) -> ModbusTcpConnection
     except (OSError, TimeoutError) as exc:
         raise BusUnavailable(f"cannot connect to {host}:{port}: {exc or 'timeout'}") from None
     return protocol
-
-
-def read_pdu(function: int, address: int, count: int) -> bytes:
-    """Return the PDU of a read (function 1 to 4)."""
-    return _READ.pack(function, address, count)
-
-
-def read_answer(response: bytes, count: int, bits: bool) -> bytes | list[bool]:
-    """Return the registers (as bytes) or bits of a read response.
-
-    Raises:
-        GarbageResponse: the byte count does not match the request.
-    """
-    expected = (count + 7) // 8 if bits else 2 * count
-    if len(response) < 2 or response[1] != expected or len(response) != 2 + expected:
-        raise GarbageResponse(f"answer of {len(response) - 2} data bytes to a read of {count}")
-    data = response[2:]
-    if bits:
-        return [bool(data[i // 8] >> (i % 8) & 1) for i in range(count)]
-    return data
-
-
-def write_pdu(function: int, address: int, values: list[int] | list[bool]) -> bytes:
-    """Return the PDU of a multiple write (15 coils, 16 registers)."""
-    if function == 0x0F:
-        packed = bytearray((len(values) + 7) // 8)
-        for index, bit in enumerate(values):
-            if bit:
-                packed[index // 8] |= 1 << (index % 8)
-        return struct.pack(">BHHB", 0x0F, address, len(values), len(packed)) + bytes(packed)
-    return struct.pack(f">BHHB{len(values)}H", 0x10, address, len(values), 2 * len(values), *values)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from devices.codec import ByteOrder, PointType, encode
 from devices.library import resolve_profile
-from devices.probe import interpretations
+from devices.modbus.codec import ByteOrder, PointType, encode
+from devices.modbus.probe import interpretations
 
 
 def test_the_true_reading_is_among_the_rows_and_marked() -> None:

@@ -9,8 +9,9 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from devices.library import ProfileError, resolve_profile
-from devices.probe import interpretations
-from devices.profile import Point, Table
+from devices.modbus.probe import interpretations
+from devices.modbus.tables import Table
+from devices.profile import Point
 
 
 def run_probe(

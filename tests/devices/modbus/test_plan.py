@@ -11,8 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.library import load_profile, resolve_profile
-from devices.profile import Profile, Table
-from gateway.plan import MAX_BITS, MAX_REGISTERS, compile_plan, split
+from devices.modbus.pdu import MAX_BITS, MAX_REGISTERS
+from devices.modbus.plan import compile_plan, split
+from devices.modbus.tables import Table
+from devices.profile import Profile
 
 
 def profile(points: list[dict[str, Any]]) -> Profile:
@@ -130,7 +132,7 @@ def test_split_halves_at_point_boundaries() -> None:
 
 
 def test_golden_40_point_profile_reads_in_the_fewest_requests() -> None:
-    case = Path(__file__).resolve().parents[1] / "cases" / "planner-40-points"
+    case = Path(__file__).resolve().parents[2] / "cases" / "planner-40-points"
     profile_40 = load_profile(case / "profile.yaml")
     expected = yaml.safe_load((case / "expected.yaml").read_text())
     assert len(profile_40.points) == 40

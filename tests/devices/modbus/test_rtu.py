@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devices.sim import rtu
+from devices.modbus import rtu
 
 
 def test_crc_of_the_classic_example() -> None:

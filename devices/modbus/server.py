@@ -1,7 +1,7 @@
 """Serve simulated devices over TCP: Modbus TCP (MBAP) or RTU frames over TCP.
 
 Framing follows Modbus Messaging on TCP/IP v1.0b §3 (MBAP) and Modbus over Serial Line
-v1.02 §2.5 (RTU). A device's :class:`~devices.sim.memory.Behaviour` can make it hang,
+v1.02 §2.5 (RTU). A device's :class:`~devices.sim.behaviour.Behaviour` can make it hang,
 answer garbage, answer exceptions or answer late; an endpoint's link can go down.
 """
 
@@ -11,29 +11,27 @@ import asyncio
 import contextlib
 import logging
 import random
-import struct
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from devices.library import resolve_profile
-from devices.profile import Profile
-from devices.sim import rtu
-from devices.sim.memory import Behaviour, DeviceMemory
-from devices.sim.model import SimConfig, SimEndpoint
-from devices.sim.pdu import (
+from devices.modbus import mbap, rtu
+from devices.modbus.answer import answer
+from devices.modbus.endpoint import SimEndpoint
+from devices.modbus.memory import DeviceMemory
+from devices.modbus.pdu import (
     GATEWAY_TARGET_FAILED,
     ILLEGAL_DATA_VALUE,
+    ILLEGAL_FUNCTION,
     SERVER_DEVICE_FAILURE,
-    answer,
     exception,
 )
+from devices.profile import Profile
+from devices.sim.behaviour import Behaviour, SimulatedDevice
 
 log = logging.getLogger(__name__)
-
-_MBAP = struct.Struct(">HHHB")
-_MAX_PDU = 253
 
 
 @dataclass
@@ -46,6 +44,8 @@ class ModbusTcpSimulator:
     endpoint: SimEndpoint
     devices: dict[int, DeviceMemory]
     clock: Callable[[], float] = time.time
+    by_id: dict[str, SimulatedDevice] = field(default_factory=dict)
+    """The devices by device id (what a scenario names)."""
     port: int = 0
     requests: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -107,14 +107,14 @@ class ModbusTcpSimulator:
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
-            header = await reader.readexactly(_MBAP.size)
-            transaction, protocol, length, unit = _MBAP.unpack(header)
-            if protocol != 0 or not 2 <= length <= _MAX_PDU + 1:
+            header = await reader.readexactly(mbap.HEADER.size)
+            transaction, protocol, length, unit = mbap.HEADER.unpack(header)
+            if not mbap.valid_header(protocol, length):
                 return  # not Modbus TCP: drop the connection as devices do
             pdu = await reader.readexactly(length - 1)
             response = await self._respond(unit, pdu)
             if response is not None:
-                writer.write(_MBAP.pack(transaction, 0, len(response) + 1, unit) + response)
+                writer.write(mbap.frame(transaction, unit, response))
                 await writer.drain()
 
     async def _serve_rtu(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -125,7 +125,7 @@ class ModbusTcpSimulator:
                 with contextlib.suppress(TimeoutError):  # unknown function: swallow the rest
                     async with asyncio.timeout(0.05):
                         await reader.read(512)
-                writer.write(rtu.frame(head[0], exception(head[1], 0x01)))
+                writer.write(rtu.frame(head[0], exception(head[1], ILLEGAL_FUNCTION)))
                 await writer.drain()
                 continue
             frame = head + await reader.readexactly(length - 7)
@@ -163,24 +163,27 @@ class ModbusTcpSimulator:
         return answer(memory, pdu)
 
 
-def build_simulators(
-    config: SimConfig, clock: Callable[[], float] = time.time
-) -> list[ModbusTcpSimulator]:
-    """Build one simulator per endpoint from the configuration; ``clock`` drives the dynamics.
+def simulate_endpoint(
+    endpoint: SimEndpoint,
+    seed: int,
+    utc_offset_h: float,
+    profiles: dict[str, Profile],
+    clock: Callable[[], float] = time.time,
+) -> ModbusTcpSimulator:
+    """Build the simulator of one endpoint; ``profiles`` caches profiles by reference.
+
+    Each device's values follow from ``seed`` and its id; office hours from ``utc_offset_h``.
 
     Raises:
         devices.library.ProfileError: a device names a missing or invalid profile.
     """
-    simulators = []
-    profiles: dict[str, Profile] = {}
-    for endpoint in config.endpoints:
-        devices = {}
-        for device in endpoint.devices:
-            if device.profile not in profiles:
-                profiles[device.profile] = resolve_profile(device.profile)
-            seed = zlib.crc32(f"{config.seed}/{device.id}".encode())
-            memory = DeviceMemory(profiles[device.profile], seed, config.utc_offset_h)
-            memory.behaviour = Behaviour(max_block=device.max_block)
-            devices[device.unit] = memory
-        simulators.append(ModbusTcpSimulator(endpoint, devices, clock))
-    return simulators
+    devices: dict[int, DeviceMemory] = {}
+    by_id: dict[str, SimulatedDevice] = {}
+    for device in endpoint.devices:
+        if device.profile not in profiles:
+            profiles[device.profile] = resolve_profile(device.profile)
+        own_seed = zlib.crc32(f"{seed}/{device.id}".encode())
+        memory = DeviceMemory(profiles[device.profile], own_seed, utc_offset_h)
+        memory.behaviour = Behaviour(max_block=device.max_block)
+        devices[device.unit] = by_id[device.id] = memory
+    return ModbusTcpSimulator(endpoint, devices, clock, by_id=by_id)

@@ -3,7 +3,7 @@
 :class:`BlockDecoder` is compiled once per request. Big-endian (``ABCD``) and little-endian
 (``DCBA``) numbers, the common case, are read with one precompiled :class:`struct.Struct`
 per byte order; word- or byte-swapped numbers, strings and bitfields are read one by one.
-The results are exactly those of :func:`devices.decoding.decode_point`, point by point
+The results are exactly those of :func:`devices.modbus.decoding.decode_point`, point by point
 (a property test holds them equal).
 """
 
@@ -14,8 +14,8 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from devices.codec import STRUCT_CODES, ByteOrder, CodecError, PointType
-from devices.decoding import decode_point, engineering
+from devices.modbus.codec import STRUCT_CODES, ByteOrder, CodecError, PointType
+from devices.modbus.decoding import decode_point, engineering
 from devices.profile import Point
 from facmon.types import Value
 
@@ -77,8 +77,14 @@ class BlockDecoder:
             at = address + point.count
         return "".join(fmt)
 
-    def decode(self, block: bytes | Sequence[bool]) -> tuple[dict[str, Value], dict[str, str]]:
-        """Return the values and ``bad`` flags of every point of the block."""
+    def decode(
+        self, block: bytes | Sequence[int] | Sequence[bool]
+    ) -> tuple[dict[str, Value], dict[str, str]]:
+        """Return the values and ``bad`` flags of every point of the block.
+
+        ``block`` is registers as big-endian bytes or as integers, or the bits of a coil or
+        discrete-input block.
+        """
         values: dict[str, Value] = {}
         quality: dict[str, str] = {}
         if self.bits:
@@ -88,8 +94,11 @@ class BlockDecoder:
                 else:
                     quality[name] = "bad"
             return values, quality
-        if not isinstance(block, bytes | bytearray):
-            raise TypeError("a register block is bytes")
+        block = (
+            bytes(block)
+            if isinstance(block, bytes | bytearray)
+            else registers_to_bytes([int(r) for r in block])
+        )
         if len(block) < 2 * self.count:  # a short answer: keep every point it holds whole
             self._decode_each([p for run in self._runs for p in run.points], block, values, quality)
         else:

@@ -1,56 +1,28 @@
-"""A simulated Modbus device: registers, dynamics and fault modes (pure; time is passed in)."""
+"""A simulated Modbus device: its four tables, sized to its profile, with moving values (pure).
+
+Time is passed in; the dynamics of each point are :func:`devices.sim.behaviour.sim_value`.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import math
 import random
-import time
 from array import array
-from dataclasses import dataclass
-from typing import Literal
 
-from devices.codec import CodecError, PointType, encode
-from devices.decoding import decode_point
-from devices.profile import Point, Profile, Simulation, Table
+from devices.modbus.codec import CodecError, PointType, encode
+from devices.modbus.decoding import decode_point
+from devices.modbus.tables import Table
+from devices.profile import Point, Profile
+from devices.sim.behaviour import Behaviour, sim_value
 from facmon.types import Value
 
 TICK_S = 0.5
 """Values are recomputed at most this often, and only when somebody reads."""
 
-FaultMode = Literal["normal", "hang", "garbage", "exception", "slow"]
-
 
 class AddressError(LookupError):
     """A request touches addresses the device does not have (Modbus exception 02)."""
-
-
-@dataclass
-class Behaviour:
-    """How the device answers: normally, not at all, with garbage, with exceptions, or late."""
-
-    mode: FaultMode = "normal"
-    delay_s: float = 0.0
-    """Extra delay before answering (``slow``)."""
-    max_block: int | None = None
-    """Refuse reads of more registers than this with exception 03."""
-
-
-def sim_value(
-    sim: Simulation, now: float, since: float, phase: float, rng: random.Random, utc_offset_h: float
-) -> float:
-    """Return a point's simulated value at ``now`` (epoch seconds); pure but for ``rng``."""
-    value = sim.base + sim.drift_per_s * (now - since)
-    if sim.shape == "office":
-        local = time.gmtime(now + utc_offset_h * 3600)
-        hour = local.tm_hour + local.tm_min / 60
-        if local.tm_wday < 5 and 8 <= hour < 18:
-            value += sim.amplitude
-    elif sim.amplitude:
-        value += sim.amplitude * math.sin(2 * math.pi * now / sim.period_s + phase)
-    if sim.noise:
-        value += rng.gauss(0, sim.noise)
-    return value
 
 
 class DeviceMemory:

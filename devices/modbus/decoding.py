@@ -7,7 +7,7 @@ import functools
 import math
 from collections.abc import Sequence
 
-from devices.codec import CodecError, PointType, decode, encode
+from devices.modbus.codec import CodecError, PointType, decode, encode
 from devices.profile import Point
 from facmon.types import Value
 

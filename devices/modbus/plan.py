@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from devices.blocks import BlockDecoder
-from devices.profile import Point, Profile, Table
-
-MAX_REGISTERS = 125
-"""Most registers one read request may ask for (Modbus Application Protocol §6.3, §6.4)."""
-MAX_BITS = 2000
-"""Most coils or discrete inputs one read request may ask for (§6.1, §6.2)."""
+from devices.modbus.blocks import BlockDecoder
+from devices.modbus.pdu import MAX_BITS, MAX_REGISTERS
+from devices.modbus.tables import Table
+from devices.profile import Point, Profile
+from facmon.types import Value
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +27,19 @@ class ReadRequest:
         object.__setattr__(
             self, "decoder", BlockDecoder(self.points, self.address, self.count, self.table.is_bits)
         )
+
+    def decode(
+        self, block: bytes | Sequence[int] | Sequence[bool]
+    ) -> tuple[dict[str, Value], dict[str, str]]:
+        """Decode every point of this request from the block the device answered.
+
+        ``block`` is the registers as big-endian bytes (as on the wire), or as integers, or
+        the bits of a coil or discrete-input request. A point that cannot be decoded (short
+        block, NaN or infinite float, an ``invalid`` raw value) gets quality ``bad`` instead
+        of a value; the other points are unaffected. A ``bitfield`` gives its raw value and
+        one boolean per named flag.
+        """
+        return self.decoder.decode(block)
 
 
 @dataclass(frozen=True, slots=True)

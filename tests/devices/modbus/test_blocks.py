@@ -6,14 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.blocks import BlockDecoder, registers_to_bytes
-from devices.codec import CodecError
-from devices.decoding import decode_point
 from devices.library import load_profile
+from devices.modbus.blocks import BlockDecoder, registers_to_bytes
+from devices.modbus.codec import CodecError
+from devices.modbus.decoding import decode_point
+from devices.modbus.plan import compile_plan
 from devices.profile import PROFILE_DIR
 from facmon.contract import DataEnvelope
 from facmon.types import Value
-from gateway.plan import compile_plan
 
 REQUESTS = [
     (path.stem, request)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 
-from devices.codec import ByteOrder, PointType, encode
 from devices.library import resolve_profile
-from devices.profile import Table
-from gateway.plan import compile_plan
-from gateway.readings import decode_block
+from devices.modbus.codec import ByteOrder, PointType, encode
+from devices.modbus.plan import compile_plan
+from devices.modbus.tables import Table
 
 
 def test_scaled_and_word_swapped_values() -> None:
@@ -20,7 +19,7 @@ def test_scaled_and_word_swapped_values() -> None:
         + encode(46, PointType.UINT32)
         + encode(1_234_567, PointType.UINT32)
     )
-    values, quality = decode_block(request, block)
+    values, quality = request.decode(block)
     assert values == {
         "battery_voltage": 408.25,
         "battery_charge_pct": 97.5,
@@ -38,7 +37,7 @@ def test_nan_and_short_blocks_are_flagged_bad_and_others_kept() -> None:
         + encode(math.inf, PointType.FLOAT32, ByteOrder.CDAB)
         + [0, 7]
     )
-    values, quality = decode_block(request, block)
+    values, quality = request.decode(block)
     assert values == {"runtime_remaining_min": 7}
     assert quality == {
         "battery_voltage": "bad",
@@ -50,10 +49,10 @@ def test_nan_and_short_blocks_are_flagged_bad_and_others_kept() -> None:
 def test_bits_and_integers_keep_their_types() -> None:
     plan = compile_plan(resolve_profile("ups"))
     bits = next(r for r in plan.requests if r.table.is_bits)
-    values, _ = decode_block(bits, [True, False, True])
+    values, _ = bits.decode([True, False, True])
     assert values == {"on_battery": True, "bypass_active": False, "fault": True}
     inputs = next(r for r in plan.requests if r.address == 0 and r.table is Table.INPUT)
-    values, _ = decode_block(inputs, [2301, 5000, 2200, 180, 42, 0xFFF6])
+    values, _ = inputs.decode([2301, 5000, 2200, 180, 42, 0xFFF6])
     assert values["load_pct"] == 42
     assert isinstance(values["load_pct"], int)
     assert values["inverter_temp"] == -1.0

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import struct
 
-from devices.codec import ByteOrder, PointType, decode
 from devices.library import resolve_profile
-from devices.profile import Table
-from devices.sim.memory import DeviceMemory
-from devices.sim.pdu import answer
+from devices.modbus.answer import answer
+from devices.modbus.codec import ByteOrder, PointType, decode
+from devices.modbus.memory import DeviceMemory
+from devices.modbus.tables import Table
 
 
 def memory() -> DeviceMemory:

@@ -9,11 +9,11 @@ import pytest
 import yaml
 
 from devices.library import resolve_profile
-from devices.profile import Profile, Table
-from gateway.plan import ReadRequest
-from gateway.readings import decode_block
+from devices.modbus.plan import ReadRequest
+from devices.modbus.tables import Table
+from devices.profile import Profile
 
-CASES = sorted((Path(__file__).resolve().parents[1] / "cases").glob("*/case.yaml"))
+CASES = sorted((Path(__file__).resolve().parents[2] / "cases").glob("*/case.yaml"))
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -38,7 +38,7 @@ def test_golden_case(path: Path) -> None:
         if not all((point.table, a) in memory for a in addresses):
             continue
         request = ReadRequest(point.table, addresses.start, point.count, (point,))
-        good, flagged = decode_block(request, [memory[(point.table, a)] for a in addresses])
+        good, flagged = request.decode([memory[(point.table, a)] for a in addresses])
         values.update(good)
         bad.update(flagged)
     assert {name: values.get(name) for name in case["expected"]} == case["expected"]

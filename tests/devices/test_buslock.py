@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from gateway.bus import NORMAL, SUSPECT, URGENT, BusLock
+from devices.fieldbus import NORMAL, SUSPECT, URGENT, BusLock
 
 
 async def test_lanes_are_served_in_priority_order() -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.codec import (
+from devices.modbus.codec import (
     ByteOrder,
     CodecError,
     PointType,
