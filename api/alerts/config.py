@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from api.alerts.notify import SmtpConfig, parse_target
+from api.alerts.channels.email import SmtpConfig
+from api.alerts.channels.registry import parse_target
 from facmon.config import ConfigModel
 from facmon.types import Severity, Slug
 

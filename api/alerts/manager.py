@@ -24,9 +24,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.alerts import texts
+from api.alerts.channels.base import DeliveryError, Message, Target
+from api.alerts.channels.registry import deliver, parse_target
 from api.alerts.config import AlertsConfig, Route
 from api.alerts.engine import Engine, Signal
-from api.alerts.notify import DeliveryError, Message, Target, deliver, parse_target
 from api.alerts.rules import load_rules
 from api.registry.models import (
     Alert,

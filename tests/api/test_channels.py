@@ -16,10 +16,15 @@ from typing import Any, ClassVar
 
 import httpx
 import pytest
+import yaml
 
+from api.alerts.channels.base import DeliveryError, Message, Target
+from api.alerts.channels.email import SmtpConfig
+from api.alerts.channels.registry import CHANNELS, deliver, parse_target, register
 from api.alerts.manager import _message
-from api.alerts.notify import DeliveryError, Message, SmtpConfig, deliver, parse_target
+from api.config import ApiConfig
 from api.registry.models import Alert, AlertState
+from facmon.config import ConfigError, load_config
 
 GOLDEN = Path(__file__).parent / "cases" / "channels.json"
 WRITE = os.environ.get("FACMON_WRITE_GOLDEN") == "1"
@@ -198,3 +203,36 @@ async def test_every_channel_sends_the_bodies_it_always_sent(
     for section in ("targets", "bodies", "refusals", "bad"):
         assert rendered[section] == golden[section], section
     assert rendered["no_smtp"] == golden["no_smtp"]
+
+
+def test_a_target_of_no_channel_is_an_error_at_load_naming_it_without_secrets(
+    tmp_path: Path,
+) -> None:
+    text = "slack+https://user:pw@hooks.slack.com/x?token=T0K3N&secret=S3C&team=ops"
+    routes = [{"name": "ops", "targets": ["https://hooks.example.com/x", text]}]
+    path = tmp_path / "api.yaml"
+    path.write_text(yaml.safe_dump({"alerts": {"routes": routes}}))
+    with pytest.raises(ConfigError) as caught:
+        load_config(ApiConfig, path, env={})
+    said = str(caught.value)
+    assert "alerts.routes[0].targets" in said
+    assert "slack+https://hooks.slack.com/x?token=%2A%2A%2A&secret=%2A%2A%2A&team=ops" in said
+    assert "T0K3N" not in said
+    assert "S3C" not in said
+    assert "pw@" not in said
+
+
+def test_every_channel_is_registered_once_and_a_second_registration_is_refused() -> None:
+    assert list(CHANNELS) == ["webhook", "wecom", "dingtalk", "feishu", "email"]
+    with pytest.raises(ValueError, match="registered twice"):
+        register(CHANNELS["wecom"])
+
+
+async def test_a_target_of_an_unknown_kind_is_not_sent_as_another_channels_body() -> None:
+    target = Target("slack", "https://hooks.slack.com/x")
+    message = _messages()["en-firing-1"]
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda _: httpx.Response(200))
+    ) as http:
+        with pytest.raises(KeyError):
+            await deliver(target, message, http, None)
