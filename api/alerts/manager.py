@@ -26,8 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.alerts import texts
 from api.alerts.channels.base import DeliveryError, Message, Target
 from api.alerts.channels.registry import deliver, parse_target
+from api.alerts.checks import Signal
 from api.alerts.config import AlertsConfig, Route
-from api.alerts.engine import Engine, Signal
+from api.alerts.engine import Engine
+from api.alerts.kinds.registry import KINDS
 from api.alerts.rules import load_rules
 from api.registry.models import (
     Alert,
@@ -50,17 +52,7 @@ from api.registry.models import (
 from api.status import Language
 from devices.library import ProfileError, resolve_profile
 from devices.profile import Profile
-from facmon.contract import (
-    AlertEnvelope,
-    DataEnvelope,
-    Envelope,
-    EventEnvelope,
-    StateEnvelope,
-    StatusEnvelope,
-    Topic,
-    TopicKind,
-    UsageEnvelope,
-)
+from facmon.contract import AlertEnvelope, Envelope, Topic, TopicKind, UsageEnvelope
 
 log = logging.getLogger(__name__)
 
@@ -177,40 +169,12 @@ class Alerting:
     def feed(self, topic: Topic, envelope: Envelope) -> None:
         """Judge one message from the broker (called for every message the API follows)."""
         try:
-            found = self._judge(topic, envelope)
+            found = self.engine.judge(topic, envelope, time.time)
         except Exception:  # a rule that breaks must not stop the live feed
             log.exception("alert rules failed on a message on %s", topic)
             return
         for signal in found:
             self.signals.put_nowait(signal)
-
-    def _judge(self, topic: Topic, envelope: Envelope) -> list[Signal]:
-        site, gateway, device = str(topic.site), str(topic.gateway), str(topic.device)
-        engine = self.engine
-        if isinstance(envelope, DataEnvelope):
-            found = engine.data(site, gateway, device, envelope.ts, envelope.values)
-        elif isinstance(envelope, EventEnvelope):
-            found = engine.event(site, gateway, device, envelope.ts, envelope.type, envelope.attrs)
-        elif isinstance(envelope, StateEnvelope):
-            found = engine.state(
-                site,
-                gateway,
-                device,
-                envelope.since,
-                envelope.state,
-                envelope.error,
-                envelope.profile,
-                envelope.report_every_s,
-            )
-        elif isinstance(envelope, StatusEnvelope) and topic.kind is TopicKind.STATUS:
-            # An offline status is usually the gateway's will, written when it connected:
-            # the time it arrives is when the gateway was found gone.
-            found = engine.gateway(
-                site, gateway, int(time.time() * 1000), envelope.state == "online"
-            )
-        else:
-            return []
-        return found
 
     # -- running -------------------------------------------------------------------------
 
@@ -313,7 +277,8 @@ class Alerting:
             "severity": signal.severity,
             "key": signal.key,
         }
-        flag = self._flag(labels.get("profile", ""), signal.key) if rule.kind == "fault" else None
+        profile = self.engine.profiles.get(labels.get("profile", ""))
+        flag = KINDS[rule.kind].detail(profile, signal.key)
         values = dict(signal.values)
         english = texts.summary(rule, signal.key, values, labels, "en", flag)
         chinese = texts.summary(rule, signal.key, values, labels, "zh", flag)
@@ -349,19 +314,6 @@ class Alerting:
             return
         for route in self._routes(labels):
             self._group(route, opened)
-
-    def _flag(self, profile: str, key: str) -> dict[str, str] | None:
-        found = self.engine.profiles.get(profile)
-        if found is None:
-            return None
-        for point in found.points:
-            for flag in point.flags.values():
-                if flag.name == key:
-                    return {"code": flag.code or "", "description": flag.description}
-        for fault in found.faults:
-            if f"{fault.point}{fault.op}{fault.value}" == key:
-                return {"code": fault.code or "", "description": fault.description}
-        return None
 
     def _quiet(self, fingerprint: str, labels: dict[str, str], now: datetime) -> str:
         """Why an alert with ``labels`` is not to be notified now ('' if it is)."""
