@@ -14,7 +14,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from api.alerts.manager import Alerting, Profiles
+from api.alerts.manager import Alerting
+from api.alerts.profiles import Profiles
 from api.auth import FailedLogins
 from api.config import ApiConfig
 from api.listing import CachedAnswers, asset_listing

@@ -21,7 +21,7 @@ import yaml
 from api.alerts.channels.base import DeliveryError, Message, Target
 from api.alerts.channels.email import SmtpConfig
 from api.alerts.channels.registry import CHANNELS, deliver, parse_target, register
-from api.alerts.manager import _message
+from api.alerts.outbox import notification
 from api.config import ApiConfig
 from api.registry.models import Alert, AlertState
 from facmon.config import ConfigError, load_config
@@ -111,7 +111,7 @@ def _messages() -> dict[str, Message]:
             ("reminder", [_alert(1)]),
             ("escalation", [_alert(1), _alert(2)]),
         ):
-            title, text = _message(alerts, language, what)
+            title, text = notification(alerts, language, what)
             name = f"{language}-{what}-{len(alerts)}"
             made[name] = Message(title, text, what, language, [_data(a) for a in alerts])
     return made
