@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.alerts.kinds.registry import KINDS, shown
+from api.alerts.kinds.registry import KINDS, Wording, shown
 from api.status import Language
 
 _SEVERITY = {
@@ -35,7 +35,7 @@ def summary(
     if rule.summary is not None:
         return str(getattr(rule.summary, language)).format_map(_Blank(fields))
     kind = KINDS[rule.kind]
-    name = kind.words(rule, key, values, fields, language, flag)
+    name = kind.words(rule, Wording(key, values, fields, language, flag))
     return kind.texts[name][language].format_map(_Blank(fields))
 
 

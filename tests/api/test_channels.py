@@ -21,7 +21,7 @@ import yaml
 from api.alerts.channels.base import DeliveryError, Message, Target
 from api.alerts.channels.email import SmtpConfig
 from api.alerts.channels.registry import CHANNELS, deliver, parse_target, register
-from api.alerts.outbox import notification
+from api.alerts.outbox import alert_data, notification
 from api.config import ApiConfig
 from api.registry.models import Alert, AlertState
 from facmon.config import ConfigError, load_config
@@ -85,22 +85,6 @@ def _alert(number: int, state: AlertState = AlertState.FIRING) -> Alert:
     )
 
 
-def _data(alert: Alert) -> dict[str, Any]:
-    return {
-        "id": alert.id,
-        "state": alert.state.value,
-        "severity": alert.severity,
-        "rule": alert.rule,
-        "kind": alert.kind,
-        "summary": alert.summary,
-        "summary_zh": alert.summary_zh,
-        "labels": alert.labels,
-        "values": alert.values,
-        "started_at": alert.started_at.isoformat(),
-        "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
-    }
-
-
 def _messages() -> dict[str, Message]:
     made: dict[str, Message] = {}
     for language in ("zh", "en"):
@@ -113,7 +97,7 @@ def _messages() -> dict[str, Message]:
         ):
             title, text = notification(alerts, language, what)
             name = f"{language}-{what}-{len(alerts)}"
-            made[name] = Message(title, text, what, language, [_data(a) for a in alerts])
+            made[name] = Message(title, text, what, language, [alert_data(a) for a in alerts])
     return made
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
-from api.alerts.calendar import Calendar
-from api.alerts.checks import Check, Found, Instant, Values
+from api.alerts.checks import Found, Instant, Values
 from api.alerts.kinds.base import RuleModel, card_words
-from api.alerts.kinds.registry import RuleKind, register
-from devices.profile import Profile
+from api.alerts.kinds.registry import RuleKind, Wording, each, register
 from facmon.types import Duration, Slug
 
 
@@ -35,21 +33,8 @@ class AfterHours(Instant):
         return ()
 
 
-def _checks(
-    rule: AccessAfterHours, labels: dict[str, str], calendar: Calendar, profile: Profile | None
-) -> list[Check]:
-    return [AfterHours(rule, labels, calendar)]
-
-
-def _words(
-    rule: AccessAfterHours,
-    key: str,
-    values: dict[str, Any],
-    fields: dict[str, str],
-    language: str,
-    flag: dict[str, str] | None,
-) -> str:
-    fields["card"] = card_words(values, key, language)
+def _words(rule: AccessAfterHours, said: Wording) -> str:
+    said.fields["card"] = card_words(said.values, said.key, said.language)
     return "access_after_hours"
 
 
@@ -63,7 +48,7 @@ register(
                 "zh": "非工作时间通行{card}",
             }
         },
-        checks=_checks,
+        checks=each(AfterHours),
         words=_words,
     )
 )

@@ -16,20 +16,24 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+Slugs = list[Slug]
+"""Identifiers (an empty list, the default, matches any)."""
+
+
 class Match(StrictModel):
     """Which devices a rule applies to: each list given must hold the device's value."""
 
-    sites: list[Slug] = Field(default_factory=list)
-    buildings: list[Slug] = Field(default_factory=list)
-    rooms: list[Slug] = Field(default_factory=list)
-    room_kinds: list[Slug] = Field(default_factory=list)
-    assets: list[Slug] = Field(default_factory=list)
-    categories: list[Slug] = Field(default_factory=list)
-    profiles: list[Slug] = Field(default_factory=list)
-    equipment: list[Slug] = Field(default_factory=list)
+    sites: Slugs = []
+    buildings: Slugs = []
+    rooms: Slugs = []
+    room_kinds: Slugs = []
+    assets: Slugs = []
+    categories: Slugs = []
+    profiles: Slugs = []
+    equipment: Slugs = []
     """Kinds of equipment, as the profile says: office, communication, building, energy,
     environment, vehicle, security."""
-    devices: list[Slug] = Field(default_factory=list)
+    devices: Slugs = []
 
     def admits(self, labels: dict[str, str]) -> bool:
         """Whether a device with ``labels`` is matched."""

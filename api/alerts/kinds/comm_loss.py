@@ -7,14 +7,14 @@ messages and its gateway's presence.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from api.alerts.calendar import Calendar
 from api.alerts.checks import Check, Communication, Found, Values
 from api.alerts.kinds.base import RuleModel
-from api.alerts.kinds.registry import RuleKind, register
+from api.alerts.kinds.registry import RuleKind, Wording, register
 from api.status import PHRASES
 from facmon.types import Duration
 
@@ -97,17 +97,11 @@ def _watch(
     return watch
 
 
-def _words(
-    rule: CommLoss,
-    key: str,
-    values: dict[str, Any],
-    fields: dict[str, str],
-    language: str,
-    flag: dict[str, str] | None,
-) -> str:
-    error = values.get("error")
-    fields["error"] = (f": {error}" if language == "en" else f"：{error}") if error else ""
-    return f"comm_loss_{key or 'state'}"
+def _words(rule: CommLoss, said: Wording) -> str:
+    error = said.values.get("error")
+    colon = ": " if said.language == "en" else "："
+    said.fields["error"] = f"{colon}{error}" if error else ""
+    return f"comm_loss_{said.key or 'state'}"
 
 
 register(

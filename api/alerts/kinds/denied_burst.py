@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from api.alerts.calendar import Calendar
-from api.alerts.checks import Check, Found, Instant, Values
+from api.alerts.checks import Found, Instant, Values
 from api.alerts.kinds.base import RuleModel, card_words
-from api.alerts.kinds.registry import RuleKind, register, shown
-from devices.profile import Profile
+from api.alerts.kinds.registry import RuleKind, Wording, each, register, shown
 from facmon.types import Duration, Slug
 
 
@@ -50,22 +49,9 @@ class Burst(Instant):
         return ()
 
 
-def _checks(
-    rule: DeniedBurst, labels: dict[str, str], calendar: Calendar, profile: Profile | None
-) -> list[Check]:
-    return [Burst(rule, labels, calendar)]
-
-
-def _words(
-    rule: DeniedBurst,
-    key: str,
-    values: dict[str, Any],
-    fields: dict[str, str],
-    language: str,
-    flag: dict[str, str] | None,
-) -> str:
-    fields["card"] = card_words(values, key, language)
-    fields["minutes"] = shown(rule.within_s / 60)
+def _words(rule: DeniedBurst, said: Wording) -> str:
+    said.fields["card"] = card_words(said.values, said.key, said.language)
+    said.fields["minutes"] = shown(rule.within_s / 60)
     return "denied_burst"
 
 
@@ -79,7 +65,7 @@ register(
                 "zh": "{minutes} 分钟内 {count} 次刷卡被拒{card}",
             }
         },
-        checks=_checks,
+        checks=each(Burst),
         words=_words,
     )
 )

@@ -7,10 +7,9 @@ from typing import Literal
 from pydantic import Field
 
 from api.alerts.calendar import Calendar
-from api.alerts.checks import Check, Found, Instant, Values
+from api.alerts.checks import Found, Instant, Values
 from api.alerts.kinds.base import RuleModel
-from api.alerts.kinds.registry import RuleKind, register
-from devices.profile import Profile
+from api.alerts.kinds.registry import RuleKind, each, register
 from facmon.types import Duration, Slug
 
 
@@ -58,17 +57,11 @@ class Forced(Instant):
         return ()
 
 
-def _checks(
-    rule: DoorForced, labels: dict[str, str], calendar: Calendar, profile: Profile | None
-) -> list[Check]:
-    return [Forced(rule, labels, calendar)]
-
-
 register(
     RuleKind(
         "door_forced",
         DoorForced,
         {"door_forced": {"en": "door forced open", "zh": "门被强行打开"}},
-        checks=_checks,
+        checks=each(Forced),
     )
 )

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from api.alerts.calendar import Calendar
 from api.alerts.checks import Check, Held, Values
 from api.alerts.kinds.base import RuleModel
-from api.alerts.kinds.registry import RuleKind, register, shown
+from api.alerts.kinds.registry import RuleKind, Wording, register, shown
 from devices.profile import Profile
 from facmon.types import Duration, Slug
 
@@ -34,15 +34,8 @@ def _checks(
     return [Held(rule, labels, calendar, held)]
 
 
-def _words(
-    rule: DoorHeldOpen,
-    key: str,
-    values: dict[str, Any],
-    fields: dict[str, str],
-    language: str,
-    flag: dict[str, str] | None,
-) -> str:
-    fields["seconds"] = shown(rule.for_s)
+def _words(rule: DoorHeldOpen, said: Wording) -> str:
+    said.fields["seconds"] = shown(rule.for_s)
     return "door_held_open"
 
 

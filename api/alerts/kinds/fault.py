@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from api.alerts.calendar import Calendar
 from api.alerts.checks import Check, Found, Signal, Values, truthy
 from api.alerts.kinds.base import RuleModel
-from api.alerts.kinds.registry import RuleKind, register
+from api.alerts.kinds.registry import RuleKind, Wording, register
 from devices.profile import OPERATORS, Condition, Profile
 from facmon.types import Duration, Value
 
@@ -158,18 +158,11 @@ def _detail(profile: Profile | None, key: str) -> dict[str, str] | None:
     return None
 
 
-def _words(
-    rule: Faults,
-    key: str,
-    values: dict[str, Any],
-    fields: dict[str, str],
-    language: str,
-    flag: dict[str, str] | None,
-) -> str:
-    code, description = (flag or {}).get("code"), (flag or {}).get("description")
-    fields["code"] = f" ({code})" if code else ""
-    colon = ": " if language == "en" else "："
-    fields["description"] = f"{colon}{description}" if description else ""
+def _words(rule: Faults, said: Wording) -> str:
+    code, description = (said.flag or {}).get("code"), (said.flag or {}).get("description")
+    said.fields["code"] = f" ({code})" if code else ""
+    colon = ": " if said.language == "en" else "："
+    said.fields["description"] = f"{colon}{description}" if description else ""
     return "fault"
 
 

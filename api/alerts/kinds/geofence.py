@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
 from api.alerts.calendar import Calendar
 from api.alerts.checks import Check, Held, Values
 from api.alerts.kinds.base import RuleModel
-from api.alerts.kinds.registry import RuleKind, register
+from api.alerts.kinds.registry import RuleKind, Wording, register
 from devices.profile import Profile
 from facmon.types import Duration, Slug
 
@@ -69,15 +69,8 @@ def _inside(lat: float, lon: float, corners: list[tuple[float, float]]) -> bool:
     return inside
 
 
-def _words(
-    rule: Geofence,
-    key: str,
-    values: dict[str, Any],
-    fields: dict[str, str],
-    language: str,
-    flag: dict[str, str] | None,
-) -> str:
-    fields["name"] = rule.name
+def _words(rule: Geofence, said: Wording) -> str:
+    said.fields["name"] = rule.name
     return f"geofence_{rule.on}"
 
 

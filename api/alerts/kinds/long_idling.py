@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from api.alerts.calendar import Calendar
 from api.alerts.checks import Check, Held, Values, truthy
 from api.alerts.kinds.base import RuleModel
-from api.alerts.kinds.registry import RuleKind, register, shown
+from api.alerts.kinds.registry import RuleKind, Wording, register, shown
 from devices.profile import Profile
 from facmon.types import Duration, Slug
 
@@ -37,15 +37,8 @@ def _checks(
     return [Held(rule, labels, calendar, idling, shown=(speed,))]
 
 
-def _words(
-    rule: LongIdling,
-    key: str,
-    values: dict[str, Any],
-    fields: dict[str, str],
-    language: str,
-    flag: dict[str, str] | None,
-) -> str:
-    fields["minutes"] = shown(rule.for_s / 60)
+def _words(rule: LongIdling, said: Wording) -> str:
+    said.fields["minutes"] = shown(rule.for_s / 60)
     return "long_idling"
 
 

@@ -21,20 +21,43 @@ Checks = Callable[[Any, dict[str, str], Calendar, Profile | None], list[Check]]
 """(rule, the device's labels, its calendar, its profile) → the checks the rule makes."""
 Watch = Callable[[Any, dict[str, str], Calendar, Any, float | None], Communication]
 """(rule, labels, calendar, the watch so far or None, reporting interval) → the watch."""
-Words = Callable[[Any, str, dict[str, Any], dict[str, str], str, dict[str, str] | None], str]
-"""(rule, key, values, fields, language, flag) → the name of the text; adds to ``fields``."""
 
 
-def own_text(
-    rule: Any,
-    key: str,
-    values: dict[str, Any],
-    fields: dict[str, str],
-    language: str,
-    flag: dict[str, str] | None,
-) -> str:
+@dataclass(slots=True)
+class Wording:
+    """What an alert's text is made from."""
+
+    key: str
+    """The alert's key (a flag, a card, ``state``/``silent``/``gateway``)."""
+    values: dict[str, Any]
+    """The alert's values as the check gave them."""
+    fields: dict[str, str]
+    """What the text's ``{name}`` take: the labels, the values as shown, ``key``; a kind's
+    ``words`` adds its own."""
+    language: str
+    """en or zh."""
+    flag: dict[str, str] | None = None
+    """What the profile says of the key (see :attr:`RuleKind.detail`)."""
+
+
+Words = Callable[[Any, Wording], str]
+"""(rule, wording) → the name of the text to say; adds the fields it needs."""
+
+
+def own_text(rule: Any, said: Wording) -> str:
     """The text named after the kind, with the alert's values as they are."""
     return str(rule.kind)
+
+
+def each(check: Callable[[Any, dict[str, str], Calendar], Check]) -> Checks:
+    """Checks of one ``check`` per rule and device, whatever the profile."""
+
+    def checks(
+        rule: Any, labels: dict[str, str], calendar: Calendar, profile: Profile | None
+    ) -> list[Check]:
+        return [check(rule, labels, calendar)]
+
+    return checks
 
 
 def no_detail(profile: Profile | None, key: str) -> dict[str, str] | None:

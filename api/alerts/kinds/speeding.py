@@ -9,7 +9,7 @@ from pydantic import Field
 from api.alerts.calendar import Calendar
 from api.alerts.checks import Check, Held, compare
 from api.alerts.kinds.base import RuleModel
-from api.alerts.kinds.registry import RuleKind, register, shown
+from api.alerts.kinds.registry import RuleKind, Wording, register, shown
 from devices.profile import Profile
 from facmon.types import Duration, Slug
 
@@ -31,16 +31,9 @@ def above_checks(
     return [Held(rule, labels, calendar, compare(speed, lambda v: v > above), shown=(speed,))]
 
 
-def speed_words(
-    rule: Any,
-    key: str,
-    values: dict[str, Any],
-    fields: dict[str, str],
-    language: str,
-    flag: dict[str, str] | None,
-) -> str:
+def speed_words(rule: Any, said: Wording) -> str:
     """The speed (``value``) and the level (``level``)."""
-    fields |= {"value": fields.get(rule.point, "?"), "level": shown(rule.above)}
+    said.fields |= {"value": said.fields.get(rule.point, "?"), "level": shown(rule.above)}
     return str(rule.kind)
 
 

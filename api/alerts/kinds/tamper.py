@@ -8,10 +8,9 @@ from typing import Literal
 from pydantic import Field
 
 from api.alerts.calendar import Calendar
-from api.alerts.checks import Check, Found, Held, Instant, Values, truthy
+from api.alerts.checks import Found, Held, Instant, Values, truthy
 from api.alerts.kinds.base import RuleModel
-from api.alerts.kinds.registry import RuleKind, register
-from devices.profile import Profile
+from api.alerts.kinds.registry import RuleKind, each, register
 from facmon.types import Duration, Severity, Slug
 
 
@@ -52,17 +51,11 @@ class Tampered(Held):
         self.instant.restore(restored)
 
 
-def _checks(
-    rule: Tamper, labels: dict[str, str], calendar: Calendar, profile: Profile | None
-) -> list[Check]:
-    return [Tampered(rule, labels, calendar)]
-
-
 register(
     RuleKind(
         "tamper",
         Tamper,
         {"tamper": {"en": "tampered with", "zh": "设备被拆动或打开"}},
-        checks=_checks,
+        checks=each(Tampered),
     )
 )

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
 from api.alerts.calendar import Calendar
 from api.alerts.checks import Check, Held, compare
 from api.alerts.kinds.base import RuleModel
-from api.alerts.kinds.registry import RuleKind, register, shown
+from api.alerts.kinds.registry import RuleKind, Wording, register, shown
 from devices.profile import Profile
 from facmon.types import Duration, Slug
 
@@ -52,18 +52,11 @@ def _checks(
     return [Held(rule, labels, calendar, bad, done, shown=(point,))]
 
 
-def _words(
-    rule: Threshold,
-    key: str,
-    values: dict[str, Any],
-    fields: dict[str, str],
-    language: str,
-    flag: dict[str, str] | None,
-) -> str:
+def _words(rule: Threshold, said: Wording) -> str:
     above = rule.above is not None
-    fields |= {
+    said.fields |= {
         "point": rule.point,
-        "value": fields.get(rule.point, "?"),
+        "value": said.fields.get(rule.point, "?"),
         "level": shown(rule.above if above else rule.below),
     }
     return "threshold_above" if above else "threshold_below"
