@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from api.alerts.channels.email import SmtpConfig
 from api.alerts.channels.registry import parse_target
+from api.alerts.channels.smtp import SmtpConfig
 from api.alerts.labels import admits
 from facmon.config import ConfigModel
 from facmon.types import Severity, Slug

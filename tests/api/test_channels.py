@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from api.alerts.channels.base import DeliveryError, Message, Target
-from api.alerts.channels.email import SmtpConfig
 from api.alerts.channels.registry import CHANNELS, deliver, parse_target, register
+from api.alerts.channels.smtp import SmtpConfig
 from api.alerts.outbox import alert_data, notification
 from api.config import ApiConfig
 from api.registry.models import Alert, AlertState

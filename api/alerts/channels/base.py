@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 
 if TYPE_CHECKING:
-    from api.alerts.channels.email import SmtpConfig
+    from api.alerts.channels.smtp import SmtpConfig
 
 SECRET_PARAMS = {"key", "access_token", "secret", "token"}
 """Query parameters hidden wherever a target is shown."""

@@ -13,7 +13,7 @@ import httpx
 from api.alerts.channels.base import Channel, Message, NotWritten, Target, hidden
 
 if TYPE_CHECKING:
-    from api.alerts.channels.email import SmtpConfig
+    from api.alerts.channels.smtp import SmtpConfig
 
 CHANNELS: dict[str, Channel] = {}
 """Channel by name (``webhook``, ``wecom``, ...), in the order registered."""
