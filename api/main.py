@@ -13,7 +13,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from api.alerts.manager import Alerting, Profiles
+from api.alerts.manager import Alerting
+from api.alerts.profiles import Profiles
 from api.auth import FailedLogins
 from api.config import ApiConfig
 from api.listing import CachedAnswers, asset_listing

@@ -69,7 +69,8 @@ class Verdict:
         return PHRASES[self.code][language].format(**{"error": "", "more": "", **values})
 
 
-PHRASES: dict[str, dict[Language, str]] = {  # the alerts' texts share some (api.alerts.texts)
+# The comm-loss alerts' texts share some (api.alerts.kinds.comm_loss).
+PHRASES: dict[str, dict[Language, str]] = {
     "marked_maintenance": {"en": "marked under maintenance", "zh": "已标记为维修中"},
     "work_order": {
         "en": "work order #{id} open: {title}{more}",

@@ -7,7 +7,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from api.alerts.notify import SmtpConfig, parse_target
+from api.alerts.channels.registry import parse_target
+from api.alerts.channels.smtp import SmtpConfig
+from api.alerts.labels import admits
 from facmon.config import ConfigModel
 from facmon.types import Severity, Slug
 
@@ -32,18 +34,7 @@ class RouteMatch(ConfigModel):
 
     def admits(self, labels: dict[str, str]) -> bool:
         """Whether an alert with ``labels`` goes this way."""
-        for field, label in (
-            ("sites", "site"),
-            ("buildings", "building"),
-            ("categories", "category"),
-            ("equipment", "equipment"),
-            ("severities", "severity"),
-            ("rules", "rule"),
-        ):
-            wanted: list[str] = getattr(self, field)
-            if wanted and labels.get(label) not in wanted:
-                return False
-        return True
+        return admits(self, labels)
 
 
 class Route(ConfigModel):

@@ -2,9 +2,9 @@
 
 :class:`Alerting` takes the engine's signals and keeps one open alert per fingerprint
 (firing → acknowledged → resolved), persisted in the registry's database so that a restart
-keeps them. It decides whether an alert is quiet (an open work order or maintenance on its
-asset, a silence, an inhibiting alert), routes the others to teams — grouped, reminded,
-escalated — and delivers every notification with retries, each delivery recorded.
+keeps them. Whether an alert is quiet and who is told (grouped, reminded, escalated) is
+:mod:`api.alerts.routing`'s; recording and sending each notification is
+:mod:`api.alerts.outbox`'s; where each device is, :mod:`api.alerts.places`'.
 """
 
 from __future__ import annotations
@@ -14,52 +14,24 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
 
-import httpx
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.alerts import texts
-from api.alerts.config import AlertsConfig, Route
-from api.alerts.engine import Engine, Signal
-from api.alerts.notify import DeliveryError, Message, Target, deliver, parse_target
+from api.alerts.checks import Signal
+from api.alerts.config import AlertsConfig
+from api.alerts.engine import Engine
+from api.alerts.kinds.registry import KINDS
+from api.alerts.outbox import Outbox, soon
+from api.alerts.places import RegistryView, read_registry
+from api.alerts.profiles import Profiles
+from api.alerts.routing import OpenAlert, Routing
 from api.alerts.rules import load_rules
-from api.registry.models import (
-    Alert,
-    AlertDelivery,
-    AlertNote,
-    AlertState,
-    Asset,
-    Binding,
-    Building,
-    Delivery,
-    Floor,
-    Lifecycle,
-    Room,
-    Silence,
-    Site,
-    Utilization,
-    WorkOrder,
-    WorkOrderStatus,
-)
-from api.status import Language
-from devices.library import ProfileError, resolve_profile
-from devices.profile import Profile
-from facmon.contract import (
-    AlertEnvelope,
-    DataEnvelope,
-    Envelope,
-    EventEnvelope,
-    StateEnvelope,
-    StatusEnvelope,
-    Topic,
-    TopicKind,
-    UsageEnvelope,
-)
+from api.registry.models import Alert, AlertNote, AlertState, Utilization
+from facmon.contract import AlertEnvelope, Envelope, Topic, TopicKind, UsageEnvelope
 
 log = logging.getLogger(__name__)
 
@@ -68,63 +40,11 @@ TICK_S = 0.25
 HOUSEKEEPING_S = 1.0
 """How often grouped notifications, reminders, escalations and the registry are looked at."""
 PLACES_S = 60.0
+"""How often the registry is read again for changes made outside the API."""
 PLACES = ("site", "building", "room", "asset", "device")
 """The labels an alert also keeps as indexed columns."""
-"""How often the registry is read again for changes made outside the API."""
-MAX_ATTEMPTS = 10
-"""Deliveries are given up after this many failures (retries 5 s, 10 s, ... up to 10 min)."""
 RECENT = 1000
 """Alert changes kept for event streams that fall behind."""
-
-
-class Profiles(Mapping[str, Profile]):
-    """Profiles by name, loaded from the library (and ``search``) when first asked for."""
-
-    def __init__(self, search: tuple[Any, ...] = ()) -> None:
-        """Look in ``search`` before the shipped library."""
-        self.search = search
-        self._loaded: dict[str, Profile | None] = {}
-
-    def __getitem__(self, name: str) -> Profile:
-        """The profile ``name``; KeyError if there is none (or it is invalid)."""
-        if name not in self._loaded:
-            try:
-                self._loaded[name] = resolve_profile(name, self.search) if name else None
-            except ProfileError as exc:
-                log.warning("alert rules cannot use profile %r: %s", name, exc)
-                self._loaded[name] = None
-        found = self._loaded[name]
-        if found is None:
-            raise KeyError(name)
-        return found
-
-    def __iter__(self) -> Iterator[str]:
-        """The names loaded so far."""
-        return (name for name, profile in self._loaded.items() if profile is not None)
-
-    def __len__(self) -> int:
-        """How many loaded."""
-        return sum(1 for _ in self)
-
-
-@dataclass
-class _Open:
-    """An alert not resolved yet, as the manager keeps it at hand."""
-
-    id: str
-    fingerprint: str
-    labels: dict[str, str]
-    state: AlertState
-    started: datetime
-    quiet: str
-    notified_at: datetime | None = None
-    escalated_at: datetime | None = None
-
-
-@dataclass
-class _Group:
-    until: float
-    pending: list[_Open] = field(default_factory=list)
 
 
 def new_alert_id() -> str:
@@ -154,19 +74,10 @@ class Alerting:
         self.prefix, self.publish = prefix, publish
         self.registry_changes = registry_changes
         self.signals: asyncio.Queue[Signal] = asyncio.Queue()
-        self.open: dict[str, _Open] = {}
-        self.targets: dict[str, Target] = {
-            f"{route.name}/{kind}/{index}": parse_target(text)
-            for route in config.routes
-            for kind in ("targets", "escalate_to")
-            for index, text in enumerate(getattr(route, kind))
-        }
-        self.groups: dict[tuple[str, str], _Group] = {}
-        self.outbox: asyncio.Queue[int] = asyncio.Queue()
-        self.http: httpx.AsyncClient | None = None
-        self.places: dict[str, dict[str, str]] = {}
-        self.maintenance: dict[str, str] = {}
-        self.silences: list[Silence] = []
+        self.open: dict[str, OpenAlert] = {}
+        self.outbox = Outbox(config, sessions)
+        self.routing = Routing(config, self.rules, self.outbox, self.open)
+        self.registry = RegistryView()
         self.seq = 0
         self.recent: deque[tuple[int, str]] = deque(maxlen=RECENT)
         self.changed = asyncio.Condition()
@@ -176,40 +87,12 @@ class Alerting:
     def feed(self, topic: Topic, envelope: Envelope) -> None:
         """Judge one message from the broker (called for every message the API follows)."""
         try:
-            found = self._judge(topic, envelope)
+            found = self.engine.judge(topic, envelope, time.time)
         except Exception:  # a rule that breaks must not stop the live feed
             log.exception("alert rules failed on a message on %s", topic)
             return
         for signal in found:
             self.signals.put_nowait(signal)
-
-    def _judge(self, topic: Topic, envelope: Envelope) -> list[Signal]:
-        site, gateway, device = str(topic.site), str(topic.gateway), str(topic.device)
-        engine = self.engine
-        if isinstance(envelope, DataEnvelope):
-            found = engine.data(site, gateway, device, envelope.ts, envelope.values)
-        elif isinstance(envelope, EventEnvelope):
-            found = engine.event(site, gateway, device, envelope.ts, envelope.type, envelope.attrs)
-        elif isinstance(envelope, StateEnvelope):
-            found = engine.state(
-                site,
-                gateway,
-                device,
-                envelope.since,
-                envelope.state,
-                envelope.error,
-                envelope.profile,
-                envelope.report_every_s,
-            )
-        elif isinstance(envelope, StatusEnvelope) and topic.kind is TopicKind.STATUS:
-            # An offline status is usually the gateway's will, written when it connected:
-            # the time it arrives is when the gateway was found gone.
-            found = engine.gateway(
-                site, gateway, int(time.time() * 1000), envelope.state == "online"
-            )
-        else:
-            return []
-        return found
 
     # -- running -------------------------------------------------------------------------
 
@@ -221,13 +104,13 @@ class Alerting:
             group.create_task(self._consume())
             group.create_task(self._tick())
             group.create_task(self._housekeeping())
-            group.create_task(self._deliveries())
+            group.create_task(self.outbox.run())
 
     async def _restore(self) -> None:
         async with self.sessions() as session:
             rows = await session.scalars(select(Alert).where(Alert.state != AlertState.RESOLVED))
             for alert in rows:
-                self.open[alert.fingerprint] = _Open(
+                self.open[alert.fingerprint] = OpenAlert(
                     alert.id,
                     alert.fingerprint,
                     alert.labels,
@@ -269,8 +152,8 @@ class Alerting:
                 if self.registry_changes() != changes or now - read_at > PLACES_S:
                     changes, read_at = self.registry_changes(), now
                     await self.load_registry()
-                await self._flush_groups()
-                await self._remind_and_escalate()
+                await self.routing.flush_groups()
+                await self.routing.remind_and_escalate()
                 if now - usage_at > self.config.usage_every_s:
                     usage_at = now
                     await self.flush_usage()
@@ -299,9 +182,9 @@ class Alerting:
             envelope = self._envelope(alert)
         await self._changed(opened.id, envelope)
         if not opened.quiet and opened.notified_at is not None:
-            for route in self._routes(opened.labels):
+            for route in self.routing.routes(opened.labels):
                 if route.send_resolved:
-                    await self._notify(route, [opened], "resolved")
+                    await self.routing.notify(route, [opened], "resolved")
 
     async def _fire(self, signal: Signal, now: datetime) -> None:
         rule = signal.rule
@@ -312,11 +195,12 @@ class Alerting:
             "severity": signal.severity,
             "key": signal.key,
         }
-        flag = self._flag(labels.get("profile", ""), signal.key) if rule.kind == "fault" else None
+        profile = self.engine.profiles.get(labels.get("profile", ""))
+        flag = KINDS[rule.kind].detail(profile, signal.key)
         values = dict(signal.values)
         english = texts.summary(rule, signal.key, values, labels, "en", flag)
         chinese = texts.summary(rule, signal.key, values, labels, "zh", flag)
-        quiet = self._quiet(signal.fingerprint, labels, now)
+        quiet = self.routing.quiet(signal.fingerprint, labels, now, self.registry)
         alert = Alert(
             id=new_alert_id(),
             fingerprint=signal.fingerprint,
@@ -340,246 +224,14 @@ class Alerting:
             await session.flush()
             session.add(AlertNote(alert_id=alert.id, at=now, what="fired", text=quiet))
             envelope = self._envelope(alert)
-        opened = _Open(alert.id, signal.fingerprint, labels, AlertState.FIRING, now, quiet)
+        opened = OpenAlert(alert.id, signal.fingerprint, labels, AlertState.FIRING, now, quiet)
         self.open[signal.fingerprint] = opened
         await self._changed(alert.id, envelope)
         if quiet:
             log.info("alert %s (%s) is quiet: %s", alert.id, english, quiet)
             return
-        for route in self._routes(labels):
-            self._group(route, opened)
-
-    def _flag(self, profile: str, key: str) -> dict[str, str] | None:
-        found = self.engine.profiles.get(profile)
-        if found is None:
-            return None
-        for point in found.points:
-            for flag in point.flags.values():
-                if flag.name == key:
-                    return {"code": flag.code or "", "description": flag.description}
-        for fault in found.faults:
-            if f"{fault.point}{fault.op}{fault.value}" == key:
-                return {"code": fault.code or "", "description": fault.description}
-        return None
-
-    def _quiet(self, fingerprint: str, labels: dict[str, str], now: datetime) -> str:
-        """Why an alert with ``labels`` is not to be notified now ('' if it is)."""
-        asset = labels.get("asset")
-        if asset and asset in self.maintenance:
-            return self.maintenance[asset]
-        for silence in self.silences:
-            if silence.starts_at <= now < silence.ends_at and _includes(labels, silence.matchers):
-                return f"silenced by silence #{silence.id}"
-        for rule in self.rules.inhibit:
-            if not _includes(labels, rule.target):
-                continue
-            for other in self.open.values():
-                if (
-                    other.fingerprint != fingerprint
-                    and _includes(other.labels, rule.source)
-                    and all(other.labels.get(k) == labels.get(k) for k in rule.equal)
-                ):
-                    return f"inhibited by alert {other.id}"
-        return ""
-
-    def _routes(self, labels: dict[str, str]) -> list[Route]:
-        return [route for route in self.config.routes if route.match.admits(labels)]
-
-    # -- notifications -------------------------------------------------------------------
-
-    def _group(self, route: Route, alert: _Open) -> None:
-        key = (route.name, alert.labels.get("site", ""))
-        group = self.groups.get(key)
-        now = time.monotonic()
-        if group is None or now >= group.until:
-            self.groups[key] = _Group(now + route.group_interval_s)
-            self.groups[key].pending.append(alert)
-            self._soon(self._flush_group(route, key))
-        else:
-            group.pending.append(alert)
-
-    def _soon(self, work: Any) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        task.add_done_callback(_report)
-
-    async def _flush_group(self, route: Route, key: tuple[str, str]) -> None:
-        group = self.groups[key]
-        pending, group.pending = group.pending, []
-        fresh = [a for a in pending if a.fingerprint in self.open]
-        if fresh:
-            await self._notify(route, fresh, "firing")
-
-    async def _flush_groups(self) -> None:
-        now = time.monotonic()
-        routes = {route.name: route for route in self.config.routes}
-        for key, group in list(self.groups.items()):
-            if group.pending and now >= group.until and key[0] in routes:
-                group.until = now + routes[key[0]].group_interval_s
-                await self._flush_group(routes[key[0]], key)
-
-    async def _remind_and_escalate(self) -> None:
-        now = datetime.now(UTC)
-        for alert in list(self.open.values()):
-            if alert.state is not AlertState.FIRING or alert.quiet:
-                continue
-            for route in self._routes(alert.labels):
-                if (
-                    route.escalate_after_s
-                    and route.escalate_to
-                    and alert.escalated_at is None
-                    and now - alert.started >= timedelta(seconds=route.escalate_after_s)
-                ):
-                    alert.escalated_at = now
-                    await self._notify(route, [alert], "escalation", "escalate_to")
-                elif (
-                    route.renotify_s
-                    and alert.notified_at is not None
-                    and now - alert.notified_at >= timedelta(seconds=route.renotify_s)
-                ):
-                    await self._notify(route, [alert], "reminder")
-
-    async def _notify(
-        self, route: Route, alerts: list[_Open], what: str, kind: str = "targets"
-    ) -> None:
-        """Record one delivery per target of ``route`` and hand them to the sender."""
-        now = datetime.now(UTC)
-        language = route.language
-        async with self.sessions() as session, session.begin():
-            rows = [await session.get(Alert, a.id) for a in alerts]
-            found = [row for row in rows if row is not None]
-            if not found:
-                return
-            title, text = _message(found, language, what)
-            ids = [row.id for row in found]
-            made = []
-            for index, target_text in enumerate(getattr(route, kind)):
-                target = parse_target(target_text)
-                delivery = Delivery(
-                    route=route.name,
-                    target=target.shown,
-                    target_ref=f"{route.name}/{kind}/{index}",
-                    what=what,
-                    alert_ids=ids,
-                    title=title,
-                    text=text,
-                    status="pending",
-                    attempts=0,
-                    last_error="",
-                    created_at=now,
-                    next_attempt_at=now,
-                )
-                session.add(delivery)
-                made.append(delivery)
-            for row in found:
-                if what in ("firing", "reminder"):
-                    row.notified_at = now
-                if what == "escalation":
-                    row.escalated_at = now
-                session.add(
-                    AlertNote(alert_id=row.id, at=now, what=f"notified-{what}", text=route.name)
-                )
-            await session.flush()
-            session.add_all(
-                AlertDelivery(alert_id=alert_id, delivery_id=delivery.id)
-                for delivery in made
-                for alert_id in dict.fromkeys(ids)
-            )
-            message = Message(title, text, what, language, [_alert_data(row) for row in found])
-            first = [(d.id, self.targets.get(d.target_ref)) for d in made]
-        for alert in alerts:
-            if what in ("firing", "reminder"):
-                alert.notified_at = now
-        for delivery_id, chosen in first:  # sent at once, from what is at hand
-            self._soon(self._attempt(delivery_id, (chosen, message)))
-
-    async def _deliveries(self) -> None:
-        """Retry the failed deliveries when due, and those left pending before a restart."""
-        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as http:
-            self.http = http
-            async with self.sessions() as session:  # left pending before a restart
-                due = await session.scalars(select(Delivery.id).where(Delivery.status == "pending"))
-                for delivery_id in due:
-                    self.outbox.put_nowait(delivery_id)
-            while True:
-                try:
-                    async with asyncio.timeout(1.0):
-                        delivery_id = await self.outbox.get()
-                except TimeoutError:
-                    await self._due_retries()
-                    continue
-                self._soon(self._attempt(delivery_id))
-
-    async def _due_retries(self) -> None:
-        now = datetime.now(UTC)
-        async with self.sessions() as session:
-            due = await session.scalars(
-                select(Delivery.id).where(
-                    Delivery.status == "pending",
-                    Delivery.attempts > 0,
-                    Delivery.next_attempt_at <= now,
-                )
-            )
-            for delivery_id in due:
-                self.outbox.put_nowait(delivery_id)
-
-    async def _attempt(
-        self, delivery_id: int, prepared: tuple[Target | None, Message] | None = None
-    ) -> None:
-        """Send a delivery and record how it went.
-
-        ``prepared`` (the target and message, when just made) spares reading it back; a
-        retry reads it from the database and claims it first, so that it goes once.
-        """
-        if prepared is None:
-            prepared = await self._claim(delivery_id)
-            if prepared is None:
-                return
-        target, message = prepared
-        error = ""
-        if target is None:
-            error = "the target is no longer configured"
-        elif self.http is None:
-            error = "not running yet"
-        else:
-            try:
-                await deliver(target, message, self.http, self.config.smtp)
-            except DeliveryError as exc:
-                error = exc.reason
-        now = datetime.now(UTC)
-        async with self.sessions() as session, session.begin():
-            delivery = await session.get(Delivery, delivery_id)
-            if delivery is None:
-                return
-            delivery.attempts += 1
-            if not error:
-                delivery.status, delivery.sent_at, delivery.next_attempt_at = "sent", now, None
-                return
-            delivery.last_error = error[:2000]
-            if target is None or delivery.attempts >= MAX_ATTEMPTS:
-                delivery.status, delivery.next_attempt_at = "failed", None
-            else:
-                wait = min(5.0 * 2 ** (delivery.attempts - 1), 600.0)
-                delivery.next_attempt_at = now + timedelta(seconds=wait)
-            log.warning(
-                "delivery #%d to %s failed (attempt %d): %s",
-                delivery.id,
-                delivery.target,
-                delivery.attempts,
-                error,
-            )
-
-    async def _claim(self, delivery_id: int) -> tuple[Target | None, Message] | None:
-        """A pending delivery, claimed for a while so that the retry scan leaves it alone."""
-        async with self.sessions() as session, session.begin():
-            delivery = await session.get(Delivery, delivery_id)
-            if delivery is None or delivery.status != "pending":
-                return None
-            delivery.next_attempt_at = datetime.now(UTC) + timedelta(minutes=5)
-            rows = await session.scalars(select(Alert).where(Alert.id.in_(delivery.alert_ids)))
-            message = Message(
-                delivery.title, delivery.text, delivery.what, "", [_alert_data(r) for r in rows]
-            )
-            return self.targets.get(delivery.target_ref), message
+        for route in self.routing.routes(labels):
+            self.routing.group(route, opened)
 
     # -- changes by people ---------------------------------------------------------------
 
@@ -672,82 +324,8 @@ class Alerting:
 
         Done at start, after a change through the API, and every ``PLACES_S`` seconds.
         """
-        now = datetime.now(UTC)
-        async with self.sessions() as session:
-            rows = await session.execute(
-                select(
-                    Binding.device,
-                    Asset.id,
-                    Asset.name,
-                    Asset.category,
-                    Asset.lifecycle,
-                    Room.id,
-                    Room.name,
-                    Room.kind,
-                    Floor.id,
-                    Building.id,
-                    Building.name,
-                    Site.id,
-                    Site.name,
-                )
-                .join(Asset, Binding.asset_id == Asset.id)
-                .outerjoin(Room, Asset.room_id == Room.id)
-                .outerjoin(Floor, Room.floor_id == Floor.id)
-                .outerjoin(Building, Floor.building_id == Building.id)
-                .outerjoin(Site, Building.site_id == Site.id)
-                .where(
-                    Binding.effective_from <= now,
-                    or_(Binding.effective_to.is_(None), Binding.effective_to > now),
-                )
-            )
-            places: dict[str, dict[str, str]] = {}
-            maintenance: dict[str, str] = {}
-            for (
-                device,
-                asset,
-                asset_name,
-                category,
-                lifecycle,
-                room,
-                room_name,
-                room_kind,
-                floor,
-                building,
-                building_name,
-                site,
-                site_name,
-            ) in rows:
-                places[device] = {
-                    k: v
-                    for k, v in {
-                        "asset": asset,
-                        "asset_name": asset_name,
-                        "category": category,
-                        "room": room,
-                        "room_name": room_name,
-                        "room_kind": room_kind,
-                        "floor": floor,
-                        "building": building,
-                        "building_name": building_name,
-                        "site_name": site_name,
-                        "registered_site": site,
-                    }.items()
-                    if v
-                }
-                if lifecycle is Lifecycle.UNDER_MAINTENANCE:
-                    maintenance[asset] = f"asset {asset} is under maintenance"
-            orders = await session.execute(
-                select(WorkOrder.asset_id, WorkOrder.id).where(
-                    WorkOrder.status != WorkOrderStatus.CLOSED
-                )
-            )
-            for asset, number in orders:
-                maintenance.setdefault(asset, f"work order #{number} is open on {asset}")
-            self.silences = list(
-                await session.scalars(select(Silence).where(Silence.ends_at > now))
-            )
-        self.places, self.maintenance = places, maintenance
-        self.engine.place(places)
+        self.registry = await read_registry(self.sessions)
+        self.engine.place(self.registry.places)
 
     async def flush_usage(self) -> None:
         """Add the time in use counted since the last call to each asset's days.
@@ -761,7 +339,7 @@ class Alerting:
         told: list[tuple[str, UsageEnvelope]] = []
         async with self.sessions() as session, session.begin():
             for device, days in counted.items():
-                place = self.places.get(device, {})
+                place = self.registry.places.get(device, {})
                 asset = place.get("asset")
                 if asset is None:
                     continue
@@ -803,56 +381,4 @@ class Alerting:
 
     def registry_changed(self) -> None:
         """Read the registry again soon (called after a change through the API)."""
-        self._soon(self.load_registry())
-
-
-def _includes(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
-    return all(labels.get(k) == v for k, v in wanted.items())
-
-
-def _alert_data(alert: Alert) -> dict[str, Any]:
-    return {
-        "id": alert.id,
-        "state": alert.state.value,
-        "severity": alert.severity,
-        "rule": alert.rule,
-        "kind": alert.kind,
-        "summary": alert.summary,
-        "summary_zh": alert.summary_zh,
-        "labels": alert.labels,
-        "values": alert.values,
-        "started_at": alert.started_at.isoformat(),
-        "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
-    }
-
-
-def _message(alerts: list[Alert], language: str, what: str) -> tuple[str, str]:
-    """Title and text of a notification about ``alerts``."""
-    lang: Language = "zh" if language == "zh" else "en"
-
-    def line(alert: Alert) -> str:
-        said = alert.summary_zh if lang == "zh" else alert.summary
-        return texts.title(
-            alert.severity,
-            texts.place(alert.labels),
-            said,
-            lang,
-            resolved=what == "resolved",
-            reason=what,
-        )
-
-    lines = [line(alert) for alert in alerts]
-    if len(alerts) == 1:
-        alert = alerts[0]
-        since = alert.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-        head = "开始" if lang == "zh" else "since"
-        details = [f"{head}: {since}", f"alert: {alert.id}", f"rule: {alert.rule}"]
-        return lines[0], "\n".join([lines[0], *details])
-    count = f"{len(alerts)} 条告警" if lang == "zh" else f"{len(alerts)} alerts"
-    site = alerts[0].labels.get("site_name") or alerts[0].labels.get("site", "")
-    return f"[{count}] {site}", "\n".join(lines)
-
-
-def _report(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("alert work failed", exc_info=task.exception())
+        soon(self.load_registry())

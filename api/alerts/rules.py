@@ -11,12 +11,10 @@ are overridden per asset, room or category by adding a narrower rule.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -26,219 +24,9 @@ from pydantic import (
 )
 
 from api.alerts.calendar import Calendar
-from facmon.types import Duration, Severity, Slug
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class Match(_Strict):
-    """Which devices a rule applies to: each list given must hold the device's value."""
-
-    sites: list[Slug] = Field(default_factory=list)
-    buildings: list[Slug] = Field(default_factory=list)
-    rooms: list[Slug] = Field(default_factory=list)
-    room_kinds: list[Slug] = Field(default_factory=list)
-    assets: list[Slug] = Field(default_factory=list)
-    categories: list[Slug] = Field(default_factory=list)
-    profiles: list[Slug] = Field(default_factory=list)
-    equipment: list[Slug] = Field(default_factory=list)
-    """Kinds of equipment, as the profile says: office, communication, building, energy,
-    environment, vehicle, security."""
-    devices: list[Slug] = Field(default_factory=list)
-
-    def admits(self, labels: dict[str, str]) -> bool:
-        """Whether a device with ``labels`` is matched."""
-        for field, label in _MATCHED:
-            wanted: list[str] = getattr(self, field)
-            if wanted and labels.get(label) not in wanted:
-                return False
-        return True
-
-
-_MATCHED = (
-    ("sites", "site"),
-    ("buildings", "building"),
-    ("rooms", "room"),
-    ("room_kinds", "room_kind"),
-    ("assets", "asset"),
-    ("categories", "category"),
-    ("profiles", "profile"),
-    ("equipment", "equipment"),
-    ("devices", "device"),
-)
-
-
-class Texts(_Strict):
-    """A text in English and Simplified Chinese; ``{name}`` takes a value of the alert."""
-
-    en: str = Field(max_length=500)
-    zh: str = Field(max_length=500)
-
-
-class _Rule(_Strict):
-    id: Slug
-    severity: Severity = "warning"
-    match: Match = Field(default_factory=Match)
-    working_time: Literal["any", "only", "outside"] = "any"
-    """Fire only in working time, only outside it, or at any time."""
-    summary: Texts | None = None
-    """Overrides the kind's text."""
-    overrides: Slug | None = None
-    """The id of a broader rule this one replaces for the devices it matches."""
-    enabled: bool = True
-
-
-class Threshold(_Rule):
-    """A point above (or below) a level for a while; clears at a separate level."""
-
-    kind: Literal["threshold"]
-    point: Slug
-    above: float | None = None
-    below: float | None = None
-    clear: float | None = None
-    """Level at which it clears (hysteresis); the firing level when not given."""
-    for_s: Duration = Field(default=0.0, alias="for")
-
-    @model_validator(mode="after")
-    def _one_side(self) -> Threshold:
-        if (self.above is None) == (self.below is None):
-            raise ValueError("give exactly one of above and below")
-        if self.clear is not None:
-            if self.above is not None and self.clear > self.above:
-                raise ValueError(f"clear {self.clear} is above the firing level {self.above}")
-            if self.below is not None and self.clear < self.below:
-                raise ValueError(f"clear {self.clear} is below the firing level {self.below}")
-        return self
-
-
-class Faults(_Rule):
-    """The profile's fault flags (severity warning/critical) and fault values."""
-
-    kind: Literal["fault"]
-    for_s: Duration = Field(default=0.0, alias="for")
-
-
-class CommLoss(_Rule):
-    """A device its gateway reports offline, a gateway gone, or no data for a while."""
-
-    kind: Literal["comm_loss"]
-    factor: float = Field(default=3.0, ge=1.5, le=100)
-    """Silence longer than factor times the device's reporting interval is a loss."""
-    silent_s: Duration = Field(default=600.0, alias="silent")
-    """Silence that is a loss for devices without a known reporting interval."""
-
-
-class Idle(_Rule):
-    """Not in use (the profile's predicate) for a long stretch of working time."""
-
-    kind: Literal["idle"]
-    for_s: Duration = Field(default=4 * 3600.0, alias="for")
-    """Working time spent not in use before the asset counts as idle."""
-    unchanged_days: float | None = Field(default=None, gt=0)
-    """For counters (``increases: true``): days without an increase."""
-
-
-class Speeding(_Rule):
-    """A vehicle above a speed for a while."""
-
-    kind: Literal["speeding"]
-    point: Slug = "speed_kmh"
-    above: float = Field(default=80.0, gt=0)
-    for_s: Duration = Field(default=10.0, alias="for")
-
-
-class Geofence(_Rule):
-    """A vehicle leaving (or entering) a polygon of latitude/longitude corners."""
-
-    kind: Literal["geofence"]
-    name: str = Field(max_length=100)
-    polygon: list[tuple[float, float]] = Field(min_length=3, max_length=1000)
-    """Corners as [latitude, longitude]."""
-    on: Literal["exit", "entry"] = "exit"
-    latitude: Slug = "lat"
-    longitude: Slug = "lon"
-    for_s: Duration = Field(default=0.0, alias="for")
-
-    @model_validator(mode="after")
-    def _on_earth(self) -> Geofence:
-        for index, (lat, lon) in enumerate(self.polygon):
-            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-                raise ValueError(f"corner {index} ({lat}, {lon}) is not a latitude, longitude")
-        return self
-
-
-class Movement(_Rule):
-    """A vehicle moving (outside working time, by default)."""
-
-    kind: Literal["movement"]
-    working_time: Literal["any", "only", "outside"] = "outside"
-    point: Slug = "speed_kmh"
-    above: float = Field(default=5.0, ge=0)
-    for_s: Duration = Field(default=60.0, alias="for")
-
-
-class LongIdling(_Rule):
-    """A vehicle standing with its engine running."""
-
-    kind: Literal["long_idling"]
-    ignition: Slug = "ignition"
-    speed: Slug = "speed_kmh"
-    for_s: Duration = Field(default=600.0, alias="for")
-
-
-class DoorHeldOpen(_Rule):
-    """A door open for longer than allowed."""
-
-    kind: Literal["door_held_open"]
-    point: Slug = "door_state"
-    open_value: str | bool | int = Field(default="open", alias="open")
-    for_s: Duration = Field(default=120.0, alias="for")
-
-
-class DoorForced(_Rule):
-    """A door opened with no access granted just before (or the controller says forced)."""
-
-    kind: Literal["door_forced"]
-    point: Slug = "door_state"
-    open_value: str | bool | int = Field(default="open", alias="open")
-    granted: Slug = "access_granted"
-    forced: Slug = "door_forced"
-    grant_window_s: Duration = Field(default=15.0, alias="grant_window")
-    resolve_after_s: Duration = Field(default=1800.0, alias="resolve_after")
-    """Resolved on its own after this long, if nobody resolved it."""
-
-
-class AccessAfterHours(_Rule):
-    """Access granted outside working time."""
-
-    kind: Literal["access_after_hours"]
-    working_time: Literal["any", "only", "outside"] = "outside"
-    event: Slug = "access_granted"
-    resolve_after_s: Duration = Field(default=1800.0, alias="resolve_after")
-
-
-class DeniedBurst(_Rule):
-    """Too many denied swipes at one door, or by one card, within a window."""
-
-    kind: Literal["denied_burst"]
-    event: Slug = "access_denied"
-    count: int = Field(default=5, ge=2, le=1000)
-    within_s: Duration = Field(default=300.0, alias="within")
-    by: Literal["door", "card"] = "door"
-    card_attr: Slug = Field(default="card", alias="card")
-    resolve_after_s: Duration = Field(default=1800.0, alias="resolve_after")
-
-
-class Tamper(_Rule):
-    """A sensor or controller reporting tamper (a point that is true, or an event)."""
-
-    kind: Literal["tamper"]
-    severity: Severity = "critical"
-    point: Slug = "tamper"
-    event: Slug = "tamper"
-    resolve_after_s: Duration = Field(default=1800.0, alias="resolve_after")
+from api.alerts.kinds.base import RuleModel, StrictModel
+from api.alerts.kinds.registry import KINDS
+from facmon.types import Slug
 
 
 def _kind(value: Any) -> str | None:
@@ -248,40 +36,16 @@ def _kind(value: Any) -> str | None:
     return getattr(value, "kind", None)
 
 
-Rule = Annotated[
-    Annotated[Threshold, Tag("threshold")]
-    | Annotated[Faults, Tag("fault")]
-    | Annotated[CommLoss, Tag("comm_loss")]
-    | Annotated[Idle, Tag("idle")]
-    | Annotated[Speeding, Tag("speeding")]
-    | Annotated[Geofence, Tag("geofence")]
-    | Annotated[Movement, Tag("movement")]
-    | Annotated[LongIdling, Tag("long_idling")]
-    | Annotated[DoorHeldOpen, Tag("door_held_open")]
-    | Annotated[DoorForced, Tag("door_forced")]
-    | Annotated[AccessAfterHours, Tag("access_after_hours")]
-    | Annotated[DeniedBurst, Tag("denied_burst")]
-    | Annotated[Tamper, Tag("tamper")],
-    Discriminator(_kind),
-]
-KINDS = [
-    "threshold",
-    "fault",
-    "comm_loss",
-    "idle",
-    "speeding",
-    "geofence",
-    "movement",
-    "long_idling",
-    "door_held_open",
-    "door_forced",
-    "access_after_hours",
-    "denied_burst",
-    "tamper",
-]
+if TYPE_CHECKING:
+    Rule = RuleModel
+else:  # the union of every registered kind's model, told apart by ``kind``
+    Rule = Annotated[
+        Union[tuple(Annotated[k.model, Tag(k.name)] for k in KINDS.values())],  # noqa: UP007
+        Discriminator(_kind),
+    ]
 
 
-class Inhibit(_Strict):
+class Inhibit(StrictModel):
     """An alert that keeps others quiet.
 
     While an alert whose labels include ``source`` fires, the alerts whose labels include
@@ -293,14 +57,14 @@ class Inhibit(_Strict):
     equal: list[str] = Field(min_length=1)
 
 
-class Places(_Strict):
+class Places(StrictModel):
     """Which calendar each site or building keeps (a building's wins over its site's)."""
 
     sites: dict[Slug, Slug] = Field(default_factory=dict)
     buildings: dict[Slug, Slug] = Field(default_factory=dict)
 
 
-class RuleSet(_Strict):
+class RuleSet(StrictModel):
     """A whole rules file."""
 
     calendars: dict[Slug, Calendar] = Field(default_factory=lambda: {"default": Calendar()})

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from api.alerts.checks import Signal
 from api.alerts.config import DEFAULT_RULES, AlertsConfig
-from api.alerts.engine import Engine, Signal
+from api.alerts.engine import Engine
 from api.alerts.manager import Alerting
 from api.alerts.rules import RulesError, RuleSet, load_rules
 from devices.library import resolve_profile

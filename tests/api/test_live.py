@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from api.alerts.manager import Profiles
+from api.alerts.profiles import Profiles
 from api.live import LiveState
 from api.main import fault_judge
 from facmon.contract import EnvelopeError, Topic, TopicKind
