@@ -3,13 +3,14 @@
 Benchmarks never import the tests (what both need lives in ``bench/harness``); nothing
 imports the launcher; the API does not import the collector.
 
-The table under "## Layout" in docs/architecture.md is the one statement of the rules; this
+The table "folder | what lives here | may import" in docs/architecture.md is the one statement of the rules; this
 test reads it and checks every import of every module (at any depth, read with ``ast``).
 """
 
 from __future__ import annotations
 
 import ast
+import itertools
 import os
 import re
 from pathlib import Path
@@ -21,13 +22,13 @@ _ROW = re.compile(r"^\| `(?P<folder>[a-z_]+)/` \| (?P<what>[^|]+) \| (?P<imports
 
 def rules() -> dict[str, set[str]]:
     """Folder → the top-level packages of this repository it may import (besides itself)."""
-    text = DOC.read_text(encoding="utf-8")
-    section = text.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    lines = DOC.read_text(encoding="utf-8").splitlines()
+    start = lines.index("| folder | what lives here | may import |")
     table: dict[str, set[str]] = {}
-    for line in section.splitlines():
+    for line in itertools.takewhile(lambda text: text.startswith("|"), lines[start + 2 :]):
         match = _ROW.match(line.strip())
-        if match:
-            table[match["folder"]] = set(re.findall(r"`([a-z_]+)`", match["imports"]))
+        assert match, f"docs/architecture.md: a Layout row not of the form expected: {line}"
+        table[match["folder"]] = set(re.findall(r"`([a-z_]+)`", match["imports"]))
     return table
 
 
