@@ -12,7 +12,7 @@ from sqlalchemy import select
 from api.auth import Operator, Viewer, actor
 from api.records import IsoTime, StrictInput, columns
 from api.registry.models import Silence
-from api.schemas import problems
+from api.schemas import invalid, problems
 from api.services import Services, ServicesDep
 from facmon.types import Slug
 
@@ -152,7 +152,7 @@ async def change_silence(
             raise HTTPException(409, f"silence {silence} has ended; create a new one")
         if body.ends_at is not None:
             if body.ends_at <= max(found.starts_at, now):
-                raise HTTPException(422, "ends_at must be after starts_at and after now")
+                raise invalid("body", "ends_at", "must be after starts_at and after now")
             found.ends_at = body.ends_at
         if body.matchers is not None:
             found.matchers = body.matchers
