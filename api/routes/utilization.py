@@ -54,7 +54,7 @@ async def utilization(
     Defaults to the last 30 days. Assets whose profile says nothing of use are not counted.
     """
     last = end or services.local_today()
-    first = start or last - timedelta(days=29)
+    first = start or last - timedelta(days=min(29, (last - date.min).days))
     if first > last:
         raise invalid("query", "start", "must not be after end")
     if (last - first).days > 3660:

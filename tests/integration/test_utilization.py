@@ -88,3 +88,7 @@ async def test_time_in_use_reaches_the_file_and_the_report(
                 "/api/v1/utilization?start=2026-02-01&end=2026-01-01", headers=admin
             )
             assert bad.status_code == 422
+            # the first days of the calendar: no 30-day window before them, no data (was a 500)
+            earliest = await http.get("/api/v1/utilization?end=0001-01-01", headers=admin)
+            assert earliest.status_code == 200, earliest.text
+            assert earliest.json()["start"] == earliest.json()["end"] == "0001-01-01"
