@@ -99,3 +99,24 @@ def test_the_check_sees_every_form_of_import(tmp_path: Path) -> None:
     assert imports_of(module) == {("tests", 1), ("tests", 2), ("collector", 4), ("testsuite", 6)}
     assert "collector" not in rules()["api"]
     assert "tests" not in rules()["bench"]
+
+
+def test_components_name_no_field_protocol_and_no_simulator() -> None:
+    """The gateway, the API and the dashboards drive protocols only through ``devices.fieldbus``."""
+    protocols = {p.parent.name for p in (ROOT / "devices").glob("*/protocol.py")}
+    assert "modbus" in protocols
+    internal = {f"devices.{name}" for name in protocols | {"sim"}}
+    found = [
+        f"{path.relative_to(ROOT)}:{node.lineno} imports {module}"
+        for folder in ("gateway", "api", "dashboards", "collector", "storage")
+        for path in python_files(ROOT / folder)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom | ast.Import)
+        for module in (
+            [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else [a.name for a in node.names]
+        )
+        if any(module == i or module.startswith(f"{i}.") for i in internal)
+    ]
+    assert found == []
