@@ -5,6 +5,7 @@ records (``BindingOut``, ``WorkOrderOut``) add the id the database assigns.
 """
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Self
@@ -172,8 +173,8 @@ class BindingOut(BindingIn):
     id: int
 
 
-class WorkOrderIn(StrictInput):
-    """A maintenance job on an asset."""
+class _WorkOrderFields(StrictInput):
+    """A work order's fields, and the one check a stored record must pass too."""
 
     asset_id: Slug
     title: Name
@@ -182,24 +183,58 @@ class WorkOrderIn(StrictInput):
     assignee: Text = ""
     alert_id: Slug | None = None
     opened_at: IsoTime = Field(default_factory=_now)
-    closed_at: IsoTime | None = None
+    closed_at: IsoTime | None = Field(
+        default=None,
+        description=(
+            "When it was closed: given, or stamped when a change closes it; null while it "
+            "is not closed (reopening clears it), and for an order closed without a time"
+        ),
+    )
     resolution: LongText = ""
     cost: Money | None = None
 
     @model_validator(mode="after")
-    def _closed(self) -> Self:
+    def _ordered(self) -> Self:
         if self.closed_at is not None and self.closed_at < self.opened_at:
             raise ValueError("closed_at must not be before opened_at")
-        if self.status is WorkOrderStatus.CLOSED and self.closed_at is None:
-            self.closed_at = max(_now(), self.opened_at)  # closed now, unless said otherwise
         return self
 
 
-class WorkOrderOut(WorkOrderIn):
-    """A stored work order."""
+class WorkOrderIn(_WorkOrderFields):
+    """A maintenance job on an asset.
+
+    Its close time is stamped when it is written (:func:`closing`), not here: a read must
+    give back what was stored.
+    """
+
+
+class WorkOrderOut(_WorkOrderFields):
+    """A stored work order, as stored (``closed_at`` is never made up)."""
 
     model_config = ConfigDict(extra="ignore")
     id: int
+
+
+def closing(
+    stored: Mapping[str, Any] | None, values: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """The values to write to a work order: ``values`` with its close time kept true.
+
+    ``stored`` is the order before the write (``None`` when it is created), ``values`` the
+    fields given. A write that closes it without saying when stamps ``now`` (never before it
+    was opened); a write that leaves it not closed clears the close time, and refuses one
+    given. An order that was closed already keeps what it has, even no time at all.
+    """
+    after = {**(stored or {}), **values}
+    closed = after["status"] == WorkOrderStatus.CLOSED
+    if not closed:
+        if values.get("closed_at") is not None:
+            raise ValueError("closed_at is only for a closed work order (status closed)")
+        return {**values, "closed_at": None} if after.get("closed_at") is not None else values
+    was_closed = stored is not None and stored["status"] == WorkOrderStatus.CLOSED
+    if was_closed or values.get("closed_at") is not None:
+        return values
+    return {**values, "closed_at": max(now, after["opened_at"])}
 
 
 def _zones() -> set[str]:

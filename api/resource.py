@@ -5,8 +5,9 @@ filtered, sorted), get, create, partial update and delete. Reading takes a viewe
 changing the registry an admin token.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -42,6 +43,14 @@ def _patch_model(model: type[StrictInput]) -> type[StrictInput]:
     return patch
 
 
+BeforeWrite = Callable[[Mapping[str, Any] | None, dict[str, Any], datetime], dict[str, Any]]
+"""What a resource writes, from what is stored (``None``: creating), what was given and now.
+
+It runs in the transaction that writes, so a time it stamps is stored once, with the change;
+it may refuse the write with an :class:`~fastapi.HTTPException`.
+"""
+
+
 @dataclass(frozen=True)
 class _Resource:
     """What the operations of one resource need."""
@@ -56,6 +65,7 @@ class _Resource:
     sortable: tuple[str, ...]
     writer: Any
     item: Any
+    before_write: BeforeWrite | None
 
     @property
     def label(self) -> str:
@@ -79,6 +89,7 @@ def resource(
     writer: Any = Admin,
     get_one: bool = True,
     list_all: bool = True,
+    before_write: BeforeWrite | None = None,
 ) -> APIRouter:
     """Build the five operations of one registry resource.
 
@@ -88,7 +99,9 @@ def resource(
     the answer's schema when it differs from ``schema``: the stored record has a number for
     id the database assigns. ``writer`` is the role that may change the resource. Without
     ``get_one`` the resource's ``GET /{id}`` is left to another router (an asset's file);
-    without ``list_all``, its list (assets, listed with their status).
+    without ``list_all``, its list (assets, listed with their status). ``before_write``
+    turns what a create or a change was given into what it writes (work orders stamp their
+    close time).
     """
     numbered = out is not None and "id" not in schema.model_fields
     spec = _Resource(
@@ -102,6 +115,7 @@ def resource(
         sortable,
         writer,
         NumberId if numbered else SlugId,
+        before_write,
     )
     router = APIRouter(prefix=f"/api/v1/{path}", tags=[path])
     plural = path.replace("_", " ")
@@ -201,6 +215,8 @@ def _create(spec: _Resource) -> Endpoint:
             await _check_parents(session, values, spec.parents)
             if "id" in values and await session.get(spec.table, values["id"]) is not None:
                 raise HTTPException(409, f"{spec.label} {values['id']!r} exists already")
+            if spec.before_write is not None:
+                values = spec.before_write(None, values, datetime.now(UTC))
             row = spec.table(**values)
             session.add(row)
             await _commit(request, session, f"{spec.label} {values.get('id', '')!r}")
@@ -224,6 +240,8 @@ def _update(spec: _Resource) -> Endpoint:
         async with services.sessions() as session:
             row = await _find(session, spec, item)
             await _check_parents(session, values, spec.parents)
+            if spec.before_write is not None:
+                values = spec.before_write(columns(row), values, datetime.now(UTC))
             for name, value in values.items():
                 setattr(row, name, value)
             try:  # the whole record again: checks across fields (from before to)

@@ -20,7 +20,7 @@ from api.auth import Operator, Viewer, actor
 from api.listing import registry_changed
 from api.paging import PagingQuery
 from api.places import PlaceQuery
-from api.records import StrictInput, WorkOrderOut, columns
+from api.records import StrictInput, WorkOrderOut, closing, columns
 from api.registry.models import (
     Alert,
     AlertDelivery,
@@ -327,15 +327,16 @@ async def work_order(
         asset = found.labels.get("asset")
         if not asset or await session.get(Asset, asset) is None:
             raise invalid("path", "alert", "the alert is not on an asset of the registry")
-        order = WorkOrder(
-            asset_id=asset,
-            title=body.title or found.summary[:200],
-            description=body.description or found.summary,
-            assignee=body.assignee,
-            status=WorkOrderStatus.OPEN,
-            alert_id=alert,
-            opened_at=now,
-        )
+        opening = {
+            "asset_id": asset,
+            "title": body.title or found.summary[:200],
+            "description": body.description or found.summary,
+            "assignee": body.assignee,
+            "status": WorkOrderStatus.OPEN,
+            "alert_id": alert,
+            "opened_at": now,
+        }
+        order = WorkOrder(**closing(None, opening, now))  # the close time as every write keeps it
         session.add(order)
         await session.flush()
         made = WorkOrderOut.model_validate(columns(order))
