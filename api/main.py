@@ -6,10 +6,17 @@ import asyncio
 import gc
 import logging
 from collections.abc import Callable, Mapping
+from importlib import resources
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -51,6 +58,28 @@ log = logging.getLogger(__name__)
 GRACE_S = 10
 """How long a stopping server waits for open requests to finish."""
 
+VENDOR = "/ui/vendor"
+"""Where the Swagger UI and ReDoc files shipped in ``api/ui/vendor/`` are served."""
+OAUTH2_REDIRECT = "/docs/oauth2-redirect"
+"""The page Swagger UI returns to after an OAuth2 sign-in."""
+DOCS_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src blob:; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+"""The documentation pages load nothing but this server's files: the browser refuses the rest
+(ReDoc's side menu asks a CDN for Redocly's logo, and hides it when refused)."""
+
+FAVICON = resources.files("api").joinpath("ui/favicon.ico")
+"""The icon of facmon's pages (16, 32 and 48 px)."""
+
+docs_pages = APIRouter(include_in_schema=False)
+"""The API's documentation (Swagger UI, ReDoc) and the icon, all from the package."""
+
 
 def create_app(services: Services) -> FastAPI:
     """Return the application serving ``services``."""
@@ -58,6 +87,8 @@ def create_app(services: Services) -> FastAPI:
         title="facmon API",
         version=__version__,
         description="Live state and files of every room and asset.",
+        docs_url=None,  # FastAPI's pages load from a CDN: docs_pages serves them from here
+        redoc_url=None,
     )
     app.state.services = services
     for router in (
@@ -74,6 +105,7 @@ def create_app(services: Services) -> FastAPI:
         utilization.router,
         overview.router,
         overview.page,
+        docs_pages,
     ):
         app.include_router(router)
     app.mount("/ui", StaticFiles(packages=[("api", "ui")]), name="ui")
@@ -89,6 +121,61 @@ def create_app(services: Services) -> FastAPI:
         app.include_router(records)
     app.openapi = _documenting_lockouts(app.openapi)  # type: ignore[method-assign]
     return app
+
+
+@docs_pages.get("/docs")
+async def swagger_ui(request: Request) -> HTMLResponse:
+    """Swagger UI, from the files in the package; it asks no validator service."""
+    root = _root(request)
+    page = get_swagger_ui_html(
+        openapi_url=f"{root}{request.app.openapi_url}",
+        title=f"{request.app.title} - Swagger UI",
+        swagger_js_url=f"{root}{VENDOR}/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url=f"{root}{VENDOR}/swagger-ui/swagger-ui.css",
+        swagger_favicon_url=f"{root}/favicon.ico",
+        oauth2_redirect_url=f"{root}{OAUTH2_REDIRECT}",
+        swagger_ui_parameters={"validatorUrl": None},  # else it fetches a badge from outside
+    )
+    page.headers.update(DOCS_HEADERS)
+    return page
+
+
+@docs_pages.get(OAUTH2_REDIRECT)
+async def swagger_ui_redirect() -> HTMLResponse:
+    """Where Swagger UI comes back to after an OAuth2 sign-in."""
+    page = get_swagger_ui_oauth2_redirect_html()
+    page.headers.update(DOCS_HEADERS)
+    return page
+
+
+@docs_pages.get("/redoc")
+async def redoc(request: Request) -> HTMLResponse:
+    """ReDoc, from the files in the package, in the browser's own fonts."""
+    root = _root(request)
+    page = get_redoc_html(
+        openapi_url=f"{root}{request.app.openapi_url}",
+        title=f"{request.app.title} - ReDoc",
+        redoc_js_url=f"{root}{VENDOR}/redoc/redoc.standalone.js",
+        redoc_favicon_url=f"{root}/favicon.ico",
+        with_google_fonts=False,
+    )
+    page.headers.update(DOCS_HEADERS)
+    return page
+
+
+@docs_pages.get("/favicon.ico")
+async def favicon() -> Response:
+    """The icon of the status page and of the documentation, and the browser's own ask."""
+    return Response(
+        FAVICON.read_bytes(),
+        media_type="image/vnd.microsoft.icon",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
+def _root(request: Request) -> str:
+    """The path the API is served under behind a proxy ("" at the root)."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
 
 
 def _documenting_lockouts(build: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
