@@ -133,7 +133,7 @@ async def overview(request: Request, lang: LanguageQuery = "en") -> Response:
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
             "description": (
                 "Server-sent events: `overview` (an Overview, the first one made from the "
-                "estate as it is when asked) first and whenever the layout changes, then "
+                "estate as it is when asked) at the start and whenever the layout changes, then "
                 "`status` (StatusChanges) as statuses change; `alerts` (the open alerts, a "
                 "list of AlertLine) just before the first overview and whenever an alert "
                 "changes; "
