@@ -5,6 +5,10 @@ statuses; doing that per request would make the list the slowest call of the API
 snapshot is recomputed at most once a second (live state moves continuously; a second is
 fresh enough for a list) or at once after the registry changes through the API, and each
 distinct answer is kept as bytes until the next snapshot.
+
+A first paint is different: the status page opened now must not show the estate as it was
+when the previous snapshot was made (minutes ago, perhaps before any device had reported),
+so :meth:`Listing.settled` waits for a snapshot made after it was asked for.
 """
 
 from __future__ import annotations
@@ -62,6 +66,24 @@ class Listing(Generic[T]):
                     await self._compute(compute, version)
         elif not self.fresh(version) and self._refreshing is None:
             self._refreshing = asyncio.create_task(self._refresh(compute, version))
+        return self.generation, self.items
+
+    async def settled(
+        self, compute: Callable[[], Awaitable[tuple[list[T], float]]], version: int
+    ) -> tuple[int, list[T]]:
+        """The generation and items of a snapshot that is true now, for a first answer.
+
+        The one held if it is fresh for ``version``; otherwise one whose computation began
+        after this call, so every live change counted by ``version`` is in it. A refresh
+        under way is shared (many pages opening at once wait for one computation), and if
+        it began before the call, another follows. Raises what ``compute`` raises.
+        """
+        asked = time.monotonic()
+        while not (self.fresh(version) or self.computed_at >= asked):
+            if self._refreshing is None:
+                self._refreshing = asyncio.create_task(self._refresh(compute, version))
+            # Shielded: a page that goes away does not cancel what the others wait for.
+            await asyncio.shield(self._refreshing)
         return self.generation, self.items
 
     def fresh(self, version: int) -> bool:

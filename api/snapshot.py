@@ -22,11 +22,19 @@ from api.services import Services
 from api.status import OpenOrder, Verdict, derive
 
 
-async def current_assets(app: FastAPI) -> tuple[int, list[Listed]]:
-    """The asset list's current snapshot (see :mod:`api.listing`) and its generation."""
+async def current_assets(app: FastAPI, *, settled: bool = False) -> tuple[int, list[Listed]]:
+    """The asset list's current snapshot (see :mod:`api.listing`) and its generation.
+
+    With ``settled``, one that is true now (:meth:`api.listing.Listing.settled`): for a
+    first answer, such as the status page's first paint; without, possibly the previous
+    snapshot while the next is made.
+    """
     listing = asset_listing(app)
     services: Services = app.state.services
-    return await listing.current(lambda: _snapshot(services, listing), services.live.version)
+    version = services.live.version
+    if settled:
+        return await listing.settled(lambda: _snapshot(services, listing), version)
+    return await listing.current(lambda: _snapshot(services, listing), version)
 
 
 @dataclass(slots=True)

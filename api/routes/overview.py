@@ -122,7 +122,7 @@ async def overview(request: Request, lang: LanguageQuery = "en") -> Response:
 
     What the status page at ``/`` draws; ``/overview/stream`` keeps it current.
     """
-    board = await _board(request.app)
+    board = await _board(request.app, settled=True)
     return Response(await _overview_body(request.app, board, lang), media_type="application/json")
 
 
@@ -132,9 +132,11 @@ async def overview(request: Request, lang: LanguageQuery = "en") -> Response:
         200: {
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
             "description": (
-                "Server-sent events: `overview` (an Overview) first and whenever the layout "
-                "changes, then `status` (StatusChanges) as statuses change; `alerts` (the "
-                "open alerts, a list of AlertLine) first and whenever an alert changes; "
+                "Server-sent events: `overview` (an Overview, the first one made from the "
+                "estate as it is when asked) at the start and whenever the layout changes, then "
+                "`status` (StatusChanges) as statuses change; `alerts` (the open alerts, a "
+                "list of AlertLine) just before the first overview and whenever an alert "
+                "changes; "
                 "`revoked` when the token is revoked, after which the stream ends."
             ),
         },
@@ -157,13 +159,15 @@ async def _events(
     opened["open"] += 1
     try:
         yield b"retry: 3000\n\n"
-        board = await _board(app)
-        layout, generation = board.layout, board.generation
-        yield streams.event("overview", await _overview_body(app, board, language))
+        # The first paint: the alerts, then an overview that is true now (never the
+        # previous snapshot), so that the page draws both at once and nothing out of date.
         told = -1
         if services.alerting is not None:
             told = services.alerting.seq
             yield streams.event("alerts", await _alerts_body(services, language))
+        board = await _board(app, settled=True)
+        layout, generation = board.layout, board.generation
+        yield streams.event("overview", await _overview_body(app, board, language))
         spoke = checked = time.monotonic()
         while not services.stopping.is_set():
             try:
@@ -235,14 +239,17 @@ async def _alerts_body(services: Services, language: Language) -> bytes:
     return orjson.dumps([line.model_dump(mode="json") for line in lines])
 
 
-async def _board(app: FastAPI) -> Board:
-    """The board, brought up to the newest snapshot of the asset list."""
+async def _board(app: FastAPI, *, settled: bool = False) -> Board:
+    """The board, brought up to the newest snapshot of the asset list.
+
+    ``settled``: a snapshot true now, for a first answer (see :func:`current_assets`).
+    """
     board: Board | None = getattr(app.state, "board", None)
     if board is None:
         board = app.state.board = Board()
         app.state.board_changes = app.state.board_read = -1.0
     listing = asset_listing(app)
-    generation, items = await current_assets(app)
+    generation, items = await current_assets(app, settled=settled)
     if generation != board.generation:
         stale = time.monotonic() - app.state.board_read > RELAYOUT_S
         relayout = listing.changes != app.state.board_changes or stale

@@ -20,6 +20,7 @@ const TEXTS = {
     nothing: "Nothing is registered yet: add sites, rooms and assets through the API, or import a ledger.",
     more: (n) => `${n} more`,
     connecting: "Connecting…",
+    loading: "Loading the current state of the estate…",
     live: (time) => `Live · ${time}`,
     reconnecting: (s) => `Connection lost, retrying in ${s} s`,
     apiDocs: "API documentation",
@@ -47,6 +48,7 @@ const TEXTS = {
     nothing: "尚未登记任何内容：请通过 API 添加场所、房间和资产，或导入资产台账。",
     more: (n) => `另有 ${n} 项`,
     connecting: "正在连接…",
+    loading: "正在载入当前状态…",
     live: (time) => `实时 · ${time}`,
     reconnecting: (s) => `连接中断，${s} 秒后重试`,
     apiDocs: "API 文档",
@@ -146,6 +148,9 @@ async function connect() {
   if (state.connection) state.connection.abort();
   const connection = (state.connection = new AbortController());
   setConnection("connecting");
+  // Until the first overview arrives there is nothing true to show: no counts, no board.
+  $("signin").hidden = true;
+  $("loading").hidden = state.overview !== null;
   let response;
   try {
     response = await fetch(`/api/v1/overview/stream?lang=${state.language}`, {
@@ -244,6 +249,7 @@ function showOverview(overview) {
   }
   state.retryMs = 1000;
   $("signin").hidden = true;
+  $("loading").hidden = true;
   $("board").hidden = false;
   $("signout").hidden = false;
   render();
@@ -448,6 +454,8 @@ function signOut(detail) {
   state.token = null;
   localStorage.removeItem(TOKEN_KEY);
   setConnection("signed-out");
+  state.overview = null;
+  $("loading").hidden = true;
   $("board").hidden = true;
   $("signout").hidden = true;
   $("signin").hidden = false;

@@ -6,9 +6,10 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -280,10 +281,16 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, mosquitto: MosquittoServer) -> Iterator[Site]:
-    folder = tmp_path_factory.mktemp("page")
     # A prefix of its own: what other tests left retained on the broker (gateways gone
     # offline) would be alerts here.
-    api, base = start_api(folder, mosquitto.url, ADMIN, prefix=PREFIX)
+    with running_site(tmp_path_factory.mktemp("page"), mosquitto, PREFIX) as running:
+        yield running
+
+
+@contextmanager
+def running_site(folder: Path, mosquitto: MosquittoServer, prefix: str) -> Iterator[Site]:
+    """A `facmon api` on ``prefix`` with the estate above, and a viewer token for it."""
+    api, base = start_api(folder, mosquitto.url, ADMIN, prefix=prefix)
     admin = {"Authorization": f"Bearer {ADMIN}"}
     for path, body in ESTATE:
         response = httpx.post(f"{base}/api/v1/{path}", json=body, headers=admin)
@@ -449,3 +456,130 @@ def test_the_page_speaks_the_browsers_language_and_fits_a_phone(site: Site) -> N
         )
         assert all(width_ <= width for _, width_ in cards)
         assert len({left for left, _ in cards}) == 1  # one column
+
+
+# ---- the first paint and after: never a state that /summary contradicts -----------------
+
+_SAMPLER = """
+window.facmonSamples = [];
+const sample = () => {
+  const board = document.getElementById('board');
+  const loading = document.getElementById('loading');
+  if (!board) return;
+  const counts = {};
+  for (const item of document.querySelectorAll('#counts [data-count]')) {
+    counts[item.dataset.count] = Number(item.querySelector('strong').textContent);
+  }
+  window.facmonSamples.push({
+    t: Date.now() / 1000,
+    board: !board.hidden,
+    loading: loading && !loading.hidden ? loading.textContent : '',
+    counts,
+  });
+};
+// Every 100 ms, and at every change of the page, from the first paint on.
+setInterval(sample, 100);
+new MutationObserver(sample).observe(document, {
+  subtree: true, childList: true, characterData: true, attributes: true,
+});
+"""
+
+LAG_S = 2 * overview.POLL_S + 0.5
+"""How long after a change the page may still show the state before it (the stream looks
+for a new snapshot every second and may find the one made from the previous look)."""
+
+
+@dataclass
+class Summaries:
+    """``/api/v1/summary`` asked every 100 ms in a thread: (asked, answered, by_status)."""
+
+    base: str
+    token: str
+    taken: list[tuple[float, float, dict[str, int]]]
+    stop: threading.Event
+
+    def run(self) -> None:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        with httpx.Client(base_url=self.base, headers=headers, timeout=10) as http:
+            while not self.stop.wait(0.1):
+                asked = time.time()
+                by_status = http.get("/api/v1/summary").raise_for_status().json()["by_status"]
+                self.taken.append((asked, time.time(), by_status))
+
+    def agrees(self, at: float, counts: dict[str, int]) -> bool:
+        """Whether ``/summary`` said ``counts`` at ``at``, or in the ``LAG_S`` before."""
+        return any(
+            by_status == counts and answered >= at - LAG_S and asked <= at + 0.5
+            for asked, answered, by_status in self.taken
+        )
+
+
+@pytest.fixture(scope="module")
+def first_paint_site(
+    tmp_path_factory: pytest.TempPathFactory, mosquitto: MosquittoServer
+) -> Iterator[Site]:
+    with running_site(tmp_path_factory.mktemp("paint"), mosquitto, "facmon-paint") as running:
+        yield running
+
+
+def test_the_page_never_shows_a_state_that_the_summary_contradicts(
+    first_paint_site: Site,
+) -> None:
+    site, prefix = first_paint_site, "facmon-paint"
+    viewer = {"Authorization": f"Bearer {site.viewer}"}
+    # A snapshot of the estate is made while nothing has reported (everything unknown)...
+    assert httpx.get(f"{site.base}/api/v1/overview", headers=viewer).json()["counts"] == {
+        "ok": 0,
+        "fault": 0,
+        "offline": 0,
+        "idle": 0,
+        "maintenance": 0,
+        "unknown": 4,
+    }
+    # ... then the devices report, and the summary says so at once.
+    publish(site.broker, *(reading(device, prefix) for device in ("ups-1", "ac-1", "m-1")))
+    publish(site.broker, not_answering("ups-1", prefix))
+    now = {"ok": 2, "fault": 0, "offline": 1, "idle": 0, "maintenance": 0, "unknown": 1}
+    deadline = time.monotonic() + 15
+    while httpx.get(f"{site.base}/api/v1/summary", headers=viewer).json()["by_status"] != now:
+        assert time.monotonic() < deadline, "the summary never showed the readings"
+        time.sleep(0.1)
+    summaries = Summaries(site.base, site.viewer, [], threading.Event())
+    poller = threading.Thread(target=summaries.run)
+    poller.start()
+    try:
+        time.sleep(LAG_S + 0.5)  # the state before the readings is no longer "just now"
+        with chromium("en-US") as driver:
+            driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": _SAMPLER})
+            driver.get(f"{site.base}/#token={site.viewer}")
+            until(driver, "the live board", lambda: text(driver, "#connection").startswith("Live"))
+            time.sleep(1.5)
+            publish(site.broker, not_answering("ac-1", prefix))  # a change while watched
+            until(driver, "ac-1 offline", lambda: asset_status(driver, "ac-1") == "offline")
+            time.sleep(1.5)
+            samples = driver.execute_script("return window.facmonSamples")
+    finally:
+        summaries.stop.set()
+        poller.join()
+    shown = [s for s in samples if s["board"]]
+    assert len(shown) >= 30, samples  # 100 ms apart for 3 s and more
+    assert shown[-1]["counts"] == {**now, "ok": 1, "offline": 2}
+    wrong = [
+        (round(s["t"] - shown[0]["t"], 2), {k: n for k, n in s["counts"].items() if n})
+        for s in shown
+        if not summaries.agrees(s["t"], s["counts"])
+    ]
+    assert not wrong, f"seconds after the first paint, counts shown: {wrong}; summary: {now}"
+    # Before the first overview the page says it is loading: never a board and that at once.
+    assert "Loading the current state of the estate…" in {s["loading"] for s in samples}
+    assert not [s for s in samples if s["board"] and s["loading"]]
+
+
+def test_until_the_first_overview_the_page_says_it_is_loading_in_chinese(site: Site) -> None:
+    with chromium("zh-CN") as driver:
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": _SAMPLER})
+        driver.get(f"{site.base}/#token={site.viewer}")
+        until(driver, "the live board", lambda: text(driver, "#connection").startswith("实时"))
+        samples = driver.execute_script("return window.facmonSamples")
+    assert "正在载入当前状态…" in {s["loading"] for s in samples}
+    assert not [s for s in samples if s["board"] and s["loading"]]
