@@ -190,9 +190,16 @@ def _describe(
         else:
             line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
             where = f"{source}:{line}" if line is not None else source
-        message = error["msg"].removeprefix("Value error, ")
+        message = _printable(error["msg"].removeprefix("Value error, "))
         messages.append(f"{where}: {field}: {message}")
     return "\n".join(messages)
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped: an input echoed back cannot break the line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def _as_written(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:

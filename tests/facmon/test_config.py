@@ -84,6 +84,18 @@ def test_errors_name_file_line_and_field(tmp_path: Path, text: str, expected: st
     assert f"{path}{expected}" in str(caught.value)
 
 
+def test_a_control_character_echoed_in_an_error_is_escaped(tmp_path: Path) -> None:
+    # "\x1e" is a line boundary for str.splitlines: echoed raw, it broke the error in two
+    path = write(tmp_path, GOOD.replace("{id: line-1,", '{id: line-1, kind: "t\\x1ec\\x1b[2Jp",'))
+    with pytest.raises(ConfigError) as caught:
+        load_config(GatewayConfig, path, env={})
+    message = str(caught.value)
+    assert message.splitlines() == [message]
+    assert message.startswith(f"{path}:6: buses[0]: ")
+    assert "\\x1e" in message
+    assert message.isprintable()
+
+
 def test_environment_errors_name_the_variable(tmp_path: Path) -> None:
     with pytest.raises(
         ConfigError, match=r"FACMON_UPLINK__KEEPALIVE_S \(environment\): uplink.keepalive_s"
