@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from api.alerts.config import AlertsConfig
-from facmon.config import ConfigModel
+from api.categories import Category, Vocabulary, shipped
+from facmon.config import ConfigModel, FieldError
 from facmon.contract import DEFAULT_PREFIX
 from facmon.contract.topics import check_prefix
 from facmon.mqtt import BrokerConfig
@@ -63,6 +64,10 @@ class ApiConfig(ConfigModel):
     `failed_auth_window_s` before it is answered 429 (Retry-After) for the rest of it."""
     failed_auth_window_s: float = Field(default=60.0, gt=0, le=86_400)
     """The window of `failed_auth_limit`, in seconds."""
+    categories: list[Category] = Field(default_factory=list)
+    """Asset categories this site adds to facmon's own (`GET /api/v1/categories` lists both):
+    each `{id, en, zh}`, optionally `aliases`. An asset's category, and `categories` in
+    rules and routes, must be one of them (see docs/api.md#categories)."""
 
     @field_validator("database")
     @classmethod
@@ -74,6 +79,24 @@ class ApiConfig(ConfigModel):
     def _prefix(cls, value: str) -> str:
         check_prefix(value)
         return value
+
+    @model_validator(mode="after")
+    def _known_categories(self) -> ApiConfig:
+        known = shipped()
+        for number, category in enumerate(self.categories):
+            if category.id in known:
+                told = "is one of facmon's own" if category.id in shipped() else "is given twice"
+                raise FieldError(f"{category.id!r} {told}", "categories", number, "id")
+            known = known.extended([category])
+        try:
+            self.alerts.check_categories(known)
+        except FieldError as exc:
+            raise FieldError(str(exc), "alerts", *exc.loc) from None
+        return self
+
+    def vocabulary(self) -> Vocabulary:
+        """The asset categories of this site: facmon's own, then :attr:`categories`."""
+        return shipped().extended(self.categories)
 
 
 _DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}

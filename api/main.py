@@ -34,6 +34,7 @@ from api.routes import (
     assets,
     bindings,
     buildings,
+    categories,
     deliveries,
     devices,
     documents,
@@ -94,6 +95,7 @@ def create_app(services: Services) -> FastAPI:
     for router in (
         health.router,
         devices.router,
+        categories.router,
         ledger.router,  # before assets: /assets/export is not an asset's id
         assets.router,
         rooms.router,
@@ -247,6 +249,7 @@ class ApiService:
             TokenVerifier(sessions),
             config.stale_after_s,
             failed_logins=FailedLogins(config.failed_auth_limit, config.failed_auth_window_s),
+            categories=config.vocabulary(),
         )
         self.app = create_app(self.services)
         alerting = Alerting(
@@ -255,6 +258,7 @@ class ApiService:
             config.prefix,
             publish=self.services.feed.publish,
             registry_changes=lambda: asset_listing(self.app).changes,
+            categories=self.services.categories,
         )
         self.services.alerting = alerting
         self.services.feed.listeners.append(alerting.feed)

@@ -123,7 +123,9 @@ class AssetIn(StrictInput):
 
     id: Slug
     name: Name
-    category: Slug
+    category: Slug = Field(
+        description="One of `GET /api/v1/categories` (checked when written, not when read)"
+    )
     room_id: Slug | None = None
     vendor: Text = ""
     model: Text = ""

@@ -22,7 +22,10 @@ from api.paging import Page, PagingQuery
 from api.records import StrictInput, columns
 from api.registry.models import Base
 from api.schemas import NumberId, SlugId, problems
-from api.services import ServicesDep
+from api.services import Services, ServicesDep
+
+FieldCheck = Callable[[Services, Any], object]
+"""A check of one field's value on write that needs the services (raises ``ValueError``)."""
 
 
 def _patch_model(model: type[StrictInput]) -> type[StrictInput]:
@@ -66,6 +69,7 @@ class _Resource:
     writer: Any
     item: Any
     before_write: BeforeWrite | None
+    checks: dict[str, FieldCheck]
 
     @property
     def label(self) -> str:
@@ -90,6 +94,7 @@ def resource(
     get_one: bool = True,
     list_all: bool = True,
     before_write: BeforeWrite | None = None,
+    checks: dict[str, FieldCheck] | None = None,
 ) -> APIRouter:
     """Build the five operations of one registry resource.
 
@@ -101,7 +106,8 @@ def resource(
     ``get_one`` the resource's ``GET /{id}`` is left to another router (an asset's file);
     without ``list_all``, its list (assets, listed with their status). ``before_write``
     turns what a create or a change was given into what it writes (work orders stamp their
-    close time).
+    close time). ``checks`` check a field's value when it is written (created or changed),
+    not when it is read: a value stored before the check existed still lists.
     """
     numbered = out is not None and "id" not in schema.model_fields
     spec = _Resource(
@@ -116,6 +122,7 @@ def resource(
         writer,
         NumberId if numbered else SlugId,
         before_write,
+        checks or {},
     )
     router = APIRouter(prefix=f"/api/v1/{path}", tags=[path])
     plural = path.replace("_", " ")
@@ -211,6 +218,7 @@ def _create(spec: _Resource) -> Endpoint:
         _role: Any = spec.writer,
     ) -> Any:
         values = body.model_dump()
+        _check_values(services, values, spec.checks)
         async with services.sessions() as session:
             await _check_parents(session, values, spec.parents)
             if "id" in values and await session.get(spec.table, values["id"]) is not None:
@@ -237,6 +245,7 @@ def _update(spec: _Resource) -> Endpoint:
         _role: Any = spec.writer,
     ) -> Any:
         values = body.model_dump(exclude_unset=True)  # type: ignore[attr-defined]
+        _check_values(services, values, spec.checks)
         async with services.sessions() as session:
             row = await _find(session, spec, item)
             await _check_parents(session, values, spec.parents)
@@ -280,6 +289,19 @@ async def _find(session: AsyncSession, spec: _Resource, item: str) -> Any:
     if row is None:
         raise HTTPException(404, f"no {spec.label} {item!r}")
     return row
+
+
+def _check_values(
+    services: Services, values: dict[str, Any], checks: dict[str, FieldCheck]
+) -> None:
+    for field, check in checks.items():
+        if values.get(field) is not None:
+            try:
+                check(services, values[field])
+            except ValueError as exc:
+                raise HTTPException(
+                    422, [{"loc": ["body", field], "msg": str(exc), "type": "value_error"}]
+                ) from None
 
 
 async def _check_parents(

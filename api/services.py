@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.alerts.manager import Alerting
 from api.auth import FailedLogins
+from api.categories import Vocabulary, shipped
 from api.live import LiveFeed, LiveState
 from api.registry.tokens import TokenVerifier
 from storage.sink import TelemetryReader
@@ -34,6 +35,8 @@ class Services:
     """Detection and alerts (None in tests that do not need them)."""
     failed_logins: FailedLogins = field(default_factory=FailedLogins)
     """Failed authentications per client address (guessing tokens is slowed down)."""
+    categories: Vocabulary = field(default_factory=shipped)
+    """The asset categories of this site (facmon's own and the configuration's)."""
 
     def running_alerting(self) -> Alerting:
         """The alerting of this process.

@@ -242,13 +242,13 @@ LINES = {"b1-line-1": "gw-b1", "b1-line-2": "gw-b1", "b2-line-1": "gw-b2"}
 """Each serial line and the gateway that polls it (one gateway per building)."""
 CATEGORIES = {
     "ups": "ups",
-    "crac": "hvac",
-    "office-ac": "hvac",
-    "dc-power-48v": "power",
-    "distribution-cabinet": "power",
+    "crac": "crac",
+    "office-ac": "air-conditioner",
+    "dc-power-48v": "dc-power",
+    "distribution-cabinet": "power-distribution",
     "power-meter-3ph": "meter",
     "th-sensor": "environment",
-    "water-pump": "plumbing",
+    "water-pump": "pump",
     "lift-controller": "lift",
     "lighting-controller": "lighting",
     "fire-panel": "fire",
@@ -257,7 +257,7 @@ CATEGORIES = {
     "door-controller": "door",
     "motion-sensor": "sensor",
 }
-"""The registry category of each profile's assets."""
+"""The registry category of each profile's assets (ids of api/categories.yaml)."""
 SERVICE_AREA = [(30.47, 114.24), (30.47, 114.40), (30.60, 114.40), (30.60, 114.24)]
 """The vehicles' service area (the default simulated route runs inside it)."""
 

@@ -10,7 +10,8 @@ from pydantic import Field, field_validator
 from api.alerts.channels.registry import parse_target
 from api.alerts.channels.smtp import SmtpConfig
 from api.alerts.labels import admits
-from facmon.config import ConfigModel
+from api.categories import UnknownCategory, Vocabulary
+from facmon.config import ConfigModel, FieldError
 from facmon.types import Severity, Slug
 
 DEFAULT_RULES = Path(__file__).with_name("default-rules.yaml")
@@ -24,7 +25,7 @@ class RouteMatch(ConfigModel):
     buildings: list[Slug] = Field(default_factory=list)
     """Buildings."""
     categories: list[Slug] = Field(default_factory=list)
-    """Asset categories (as in the registry)."""
+    """Asset categories (ids of `GET /api/v1/categories`)."""
     equipment: list[Slug] = Field(default_factory=list)
     """Kinds of equipment (as the profile says)."""
     severities: list[Severity] = Field(default_factory=list)
@@ -84,6 +85,21 @@ class AlertsConfig(ConfigModel):
     per day on `{prefix}/v1/usage/{site}` (both stored by the collector)."""
     usage_every_s: float = Field(default=60.0, ge=1, le=3600)
     """How often the hours in use counted are saved to the registry and published."""
+
+    def check_categories(self, vocabulary: Vocabulary) -> None:
+        """Check that every route's ``categories`` are in ``vocabulary``.
+
+        Raises:
+            FieldError: at the first unknown one (``routes[i].match.categories[j]``).
+        """
+        for number, route in enumerate(self.routes):
+            for index, category in enumerate(route.match.categories):
+                try:
+                    vocabulary.check(category)
+                except UnknownCategory as exc:
+                    raise FieldError(
+                        str(exc), "routes", number, "match", "categories", index
+                    ) from None
 
     def rule_files(self) -> list[Path]:
         """The rules files in the order they are read."""

@@ -30,6 +30,7 @@ from api.alerts.places import RegistryView, read_registry
 from api.alerts.profiles import Profiles
 from api.alerts.routing import OpenAlert, Routing
 from api.alerts.rules import load_rules
+from api.categories import Vocabulary
 from api.registry.models import Alert, AlertNote, AlertState, Utilization
 from facmon.contract import AlertEnvelope, Envelope, Topic, TopicKind, UsageEnvelope
 
@@ -62,13 +63,15 @@ class Alerting:
         prefix: str,
         publish: Callable[[str, bytes], None] | None = None,
         registry_changes: Callable[[], int] = lambda: 0,
+        categories: Vocabulary | None = None,
     ) -> None:
         """Load the rules (raises :class:`~api.alerts.rules.RulesError` if they are bad).
 
-        ``publish`` sends an alert's lifecycle message (the live feed's connection).
+        ``publish`` sends an alert's lifecycle message (the live feed's connection);
+        ``categories`` is the site's vocabulary of asset categories (facmon's own if not given).
         """
         self.config = config
-        self.rules = load_rules(*config.rule_files())
+        self.rules = load_rules(*config.rule_files(), categories=categories)
         self.engine = Engine(self.rules, Profiles())
         self.sessions = sessions
         self.prefix, self.publish = prefix, publish

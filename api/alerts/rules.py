@@ -26,6 +26,7 @@ from pydantic import (
 from api.alerts.calendar import Calendar
 from api.alerts.kinds.base import RuleModel, StrictModel
 from api.alerts.kinds.registry import KINDS
+from api.categories import Vocabulary, shipped
 from facmon.types import Slug
 
 
@@ -110,12 +111,16 @@ class RulesError(ValueError):
     """A rules file that cannot be used, with where and why."""
 
 
-def load_rules(*paths: Path) -> RuleSet:
+def load_rules(*paths: Path, categories: Vocabulary | None = None) -> RuleSet:
     """Read rules files in order and join them: calendars, places, rules, inhibitions.
 
+    ``categories`` is the site's vocabulary of asset categories (facmon's own if not given).
+
     Raises:
-        RulesError: a file is missing, not YAML, or not valid, naming the file and field.
+        RulesError: a file is missing, not YAML, or not valid (a category unknown, too),
+            naming the file and field.
     """
+    vocabulary = shipped() if categories is None else categories
     calendars: dict[str, Any] = {}
     places: dict[str, dict[str, Any]] = {"sites": {}, "buildings": {}}
     rules: list[Any] = []
@@ -157,7 +162,10 @@ def load_rules(*paths: Path) -> RuleSet:
                     "rules": data.get("rules", []),
                     "inhibit": data.get("inhibit", []),
                 },
-                context={"earlier_ids": {r.get("id") for r in rules if isinstance(r, dict)}},
+                context={
+                    "earlier_ids": {r.get("id") for r in rules if isinstance(r, dict)},
+                    "categories": vocabulary,
+                },
             )
         except ValidationError as exc:
             raise RulesError(f"{path}: {_first_error(exc)}") from None
@@ -168,7 +176,9 @@ def load_rules(*paths: Path) -> RuleSet:
         inhibit.extend(data.get("inhibit", []))
     joined = {"calendars": {"default": {}, **calendars}, "places": places}
     try:
-        return RuleSet.model_validate({**joined, "rules": rules, "inhibit": inhibit})
+        return RuleSet.model_validate(
+            {**joined, "rules": rules, "inhibit": inhibit}, context={"categories": vocabulary}
+        )
     except ValidationError as exc:
         raise RulesError(f"{', '.join(map(str, paths))}: {_first_error(exc)}") from None
 

@@ -328,5 +328,6 @@ crud = resource(
     sortable=("id", "name", "category", "purchase_date", "warranty_end"),
     get_one=False,  # GET /assets/{id} is the asset's file (above)
     list_all=False,  # and the list has their status and place
+    checks={"category": lambda services, value: services.categories.check(value)},
 )
 """Create, change and delete assets."""

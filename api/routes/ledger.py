@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 
 from api.auth import Admin, Viewer
+from api.categories import UnknownCategory
 from api.listing import registry_changed
 from api.records import AssetIn, columns
 from api.registry.models import Asset, Room
@@ -117,7 +118,8 @@ async def import_ledger(
 ) -> Any:
     """Create or update assets from a spreadsheet with a header row.
 
-    The header names ``id``, ``name``, ``category`` and any other column of the export.
+    The header names ``id``, ``name``, ``category`` and any other column of the export; a
+    category is one of ``GET /api/v1/categories``.
     """
     body = await read_body(request, MAX_BYTES, "a ledger file")
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -227,6 +229,11 @@ async def _apply(
             continue
         seen[record.id] = number
         assets.append((number, record))
+    for number, asset in assets:
+        try:
+            services.categories.check(asset.category)
+        except UnknownCategory as exc:
+            errors.append(RowError(row=number, column="category", message=str(exc)))
     async with services.sessions() as session:
         rooms = set(await session.scalars(select(Room.id)))
         errors += [

@@ -53,12 +53,12 @@ PLACES = {
 MODBUS = [  # device, profile, room, asset category
     ("ups-1", "ups", "r1", "ups"),
     ("crac-1", "crac", "r1", "crac"),
-    ("dc-1", "dc-power-48v", "r1", "dc_power"),
+    ("dc-1", "dc-power-48v", "r1", "dc-power"),
     ("th-1", "th-sensor", "r1", "environment"),
     ("pm-1", "power-meter-3ph", "r1", "meter"),
     ("pm-2", "power-meter-3ph", "g1", "meter"),
     ("av-1", "meeting-room-av", "m1", "av"),
-    ("ac-1", "office-ac", "o1", "office_ac"),
+    ("ac-1", "office-ac", "o1", "air-conditioner"),
     ("light-1", "lighting-controller", "o1", "lighting"),
     ("th-9", "th-sensor", "o1", "environment"),  # hangs: offline from the start
 ]

@@ -402,7 +402,7 @@ async def test_the_room_file_and_the_summary(client: Client) -> None:
         ("floors", {"id": "f1", "building_id": "b1", "name": "1F"}),
         ("rooms", {"id": "r1", "floor_id": "f1", "name": "Server room", "kind": "server_room"}),
         ("assets", {"id": "th-1", "name": "Sensor", "category": "environment", "room_id": "r1"}),
-        ("assets", {"id": "crac-1", "name": "CRAC", "category": "building", "room_id": "r1"}),
+        ("assets", {"id": "crac-1", "name": "CRAC", "category": "crac", "room_id": "r1"}),
         ("assets", {"id": "pc-9", "name": "Spare PC", "category": "office", "lifecycle": "idle"}),
         (
             "bindings",

@@ -50,7 +50,7 @@ ESTATE = [
     ("rooms", {"id": "b1-001", "floor_id": "b1-b1", "name": "Power room"}),
     ("rooms", {"id": "b1-102", "floor_id": "b1-1f", "name": "Empty room"}),
     ("assets", {"id": "ups-a", "name": "UPS A", "category": "ups", "room_id": "b1-101"}),
-    ("assets", {"id": "ac-1", "name": "<b>AC</b> 1", "category": "hvac", "room_id": "b1-101"}),
+    ("assets", {"id": "ac-1", "name": "<b>AC</b> 1", "category": "crac", "room_id": "b1-101"}),
     ("assets", {"id": "meter", "name": "Meter", "category": "meter", "room_id": "b1-001"}),
     ("assets", {"id": "spare", "name": "Spare UPS", "category": "ups", "lifecycle": "idle"}),
     (

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
 from api.alerts.labels import admits
+from api.categories import Vocabulary, shipped
 from facmon.types import Severity, Slug
 
 
@@ -20,6 +21,16 @@ Slugs = list[Slug]
 """Identifiers (an empty list, the default, matches any)."""
 
 
+def _known_category(value: str, info: ValidationInfo) -> str:
+    vocabulary = (info.context or {}).get("categories")
+    return (vocabulary if isinstance(vocabulary, Vocabulary) else shipped()).check(value)
+
+
+Category = Annotated[Slug, AfterValidator(_known_category)]
+"""An asset category of the vocabulary: facmon's own, or the site's when the rules are loaded
+with ``context={"categories": vocabulary}``."""
+
+
 class Match(StrictModel):
     """Which devices a rule applies to: each list given must hold the device's value."""
 
@@ -28,7 +39,8 @@ class Match(StrictModel):
     rooms: Slugs = []
     room_kinds: Slugs = []
     assets: Slugs = []
-    categories: Slugs = []
+    categories: list[Category] = []
+    """Asset categories (ids of ``GET /api/v1/categories``)."""
     profiles: Slugs = []
     equipment: Slugs = []
     """Kinds of equipment, as the profile says: office, communication, building, energy,

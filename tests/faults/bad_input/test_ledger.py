@@ -172,6 +172,7 @@ BAD_CELLS: list[tuple[str, str]] = [
     ("id", "Bad Id"),
     ("id", ""),
     ("category", "Office!"),
+    ("category", "hvac"),  # a slug, but no category of the vocabulary
     ("name", "x" * 201),
     ("room_id", "r404"),
     ("tags", ";".join(f"t{i}" for i in range(51))),
