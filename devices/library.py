@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+
 from devices.profile import PROFILE_DIR, Profile
 from facmon.config import ConfigError, load_config
 
@@ -43,3 +45,30 @@ def resolve_profile(ref: str, search: tuple[Path, ...] = ()) -> Profile:
     raise ProfileError(
         f"no profile named {ref!r} in {', '.join(str(s) for s in (*search, PROFILE_DIR))}"
     )
+
+
+def untranslated(path: Path, profile: Profile) -> list[str]:
+    """``file:line: what`` for each text of ``profile`` lacking English or Chinese.
+
+    ``profile`` was loaded from ``path``; see :meth:`Profile.untranslated`.
+    """
+    lines: dict[tuple[str, ...], int] = {}
+    node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    stack: list[tuple[yaml.Node, tuple[str, ...]]] = [(node, ())] if node is not None else []
+    seen: set[int] = set()
+    while stack:
+        here, loc = stack.pop()
+        lines.setdefault(loc, here.start_mark.line + 1)
+        if id(here) in seen:  # an alias: walked once (no "billion laughs")
+            continue
+        seen.add(id(here))
+        if isinstance(here, yaml.MappingNode):
+            stack.extend((value, (*loc, str(key.value))) for key, value in here.value)
+        elif isinstance(here, yaml.SequenceNode):
+            stack.extend((item, (*loc, str(i))) for i, item in enumerate(here.value))
+    found = []
+    for where, what in profile.untranslated():
+        loc = tuple(map(str, where))
+        line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), 1)
+        found.append(f"{path}:{line}: {what}")
+    return found
