@@ -437,42 +437,6 @@ class Profile(_Model):
         ]
         return tuple(found)
 
-    def untranslated(self) -> list[tuple[tuple[str | int, ...], str]]:
-        """The texts people read that lack a language: (where in the file, what is missing).
-
-        Every point, flag, state (enum code) and fault needs a ``label`` in en and zh; a
-        description, where there is one, needs both too.
-        """
-        found: list[tuple[tuple[str | int, ...], str]] = []
-
-        def need(where: tuple[str | int, ...], what: str, text: Texts, *, given: bool) -> None:
-            if text.complete or (given and text.blank):
-                return
-            missing = "en and zh" if text.blank else ("zh" if text.en else "en")
-            found.append((where, f"{what} has no {missing}"))
-
-        need(("description",), "the profile's description", self.description, given=True)
-        for index, point in enumerate(self.points):
-            at: tuple[str | int, ...] = ("points", index)
-            need((*at, "label"), f"point {point.name}: label", point.label, given=False)
-            need(
-                (*at, "description"),
-                f"point {point.name}: description",
-                point.description,
-                given=True,
-            )
-            for code, state in point.enum.items():
-                need((*at, "enum", code), f"point {point.name}: state {code}", state, given=False)
-            for bit, flag in point.flags.items():
-                flagged = (*at, "flags", bit)
-                need(flagged, f"flag {flag.name}: label", flag.label, given=False)
-                need(flagged, f"flag {flag.name}: description", flag.description, given=True)
-        for index, fault in enumerate(self.faults):
-            what = f"fault {fault.key}"
-            need(("faults", index), f"{what}: label", fault.label, given=False)
-            need(("faults", index), f"{what}: description", fault.description, given=True)
-        return found
-
     def fault(self, key: str) -> Flag | Fault | None:
         """The flag or fault value an alert's ``key`` names (a flag's name, ``point op value``)."""
         for point in self.points:
