@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import aiomqtt
 
+from devices.profile import Texts
 from facmon.backoff import Backoff
 from facmon.contract import (
     ContractError,
@@ -50,8 +51,8 @@ class LiveDevice:
     error: str | None = None
     profile: str | None = None
     report_every_s: float | None = None
-    faults: tuple[str, ...] = ()
-    """The warning and critical faults its newest values show, by its profile."""
+    faults: tuple[Texts, ...] = ()
+    """The names of the warning and critical faults its newest values show, by its profile."""
 
 
 @dataclass
@@ -63,8 +64,9 @@ class LiveState:
     rejected: int = 0
     version: int = 0
     """Counts the changes that can change a status (not every new value does)."""
-    judge: Callable[[str | None, Mapping[str, Value]], tuple[str, ...]] = lambda _p, _v: ()
-    """The faults that values show, given the device's profile name (none by default)."""
+    judge: Callable[[str | None, Mapping[str, Value]], tuple[Texts, ...]] = lambda _p, _v: ()
+    """The names of the faults that values show, given the device's profile name (none by
+    default)."""
 
     def apply(self, topic: Topic, payload: bytes) -> Envelope | None:
         """Apply one message; return its envelope (None for kinds it does not follow).

@@ -50,6 +50,7 @@ from api.routes import (
     work_orders,
 )
 from api.services import Services
+from devices.profile import Texts
 from facmon import __version__
 from facmon.types import Value
 from storage.factory import make_reader
@@ -221,10 +222,12 @@ async def serve(server: uvicorn.Server, stopping: asyncio.Event) -> None:
         raise
 
 
-def fault_judge(profiles: Profiles) -> Callable[[str | None, Mapping[str, Value]], tuple[str, ...]]:
-    """What faults a device's values show, by its profile (none for an unknown profile)."""
+def fault_judge(
+    profiles: Profiles,
+) -> Callable[[str | None, Mapping[str, Value]], tuple[Texts, ...]]:
+    """The names of the faults a device's values show (none for an unknown profile)."""
 
-    def judge(name: str | None, values: Mapping[str, Value]) -> tuple[str, ...]:
+    def judge(name: str | None, values: Mapping[str, Value]) -> tuple[Texts, ...]:
         profile = profiles.get(name) if name else None
         return profile.faults_in(values) if profile is not None else ()
 

@@ -8,7 +8,8 @@ devices bound to it, checked in this order, the first that applies winning:
 3. ``offline``: a bound device's gateway is offline, the gateway reports the device not
    answering, or no reading came for ``stale_after_s``;
 4. ``fault``: the gateway reports the device degraded, some of its points fail to read, or
-   its values show a warning or critical fault of its profile (a flag set, a fault value);
+   its values show a warning or critical fault of its profile (a flag set, a fault value),
+   named as the profile names it in the reader's language;
 5. ``idle``: marked idle;
 6. ``ok``.
 
@@ -23,6 +24,7 @@ from enum import StrEnum
 from typing import Literal
 
 from api.live import LiveDevice
+from devices.profile import Texts
 from facmon.contract import StatusEnvelope
 
 
@@ -61,6 +63,8 @@ class Verdict:
     def say(self, language: Language) -> str:
         """The reason in ``language``."""
         values = dict(self.values)
+        if f"faults_{language}" in values:  # the faults' names, given in each language
+            values["faults"] = values[f"faults_{language}"]
         if "silent_s" in values:
             values["duration"] = _duration(float(values["silent_s"]), language)
         for key in ("error", "more"):
@@ -166,9 +170,17 @@ def _device(
         values = (("device", device), ("count", len(failing)), ("points", shown))
         return Verdict(Status.FAULT, "bad_points", values)
     if seen.faults:
-        shown = ", ".join(seen.faults[:5]) + (" ..." if len(seen.faults) > 5 else "")
-        return Verdict(Status.FAULT, "device_fault", (("device", device), ("faults", shown)))
+        return Verdict(Status.FAULT, "device_fault", (("device", device), *_faults(seen.faults)))
     return None
+
+
+def _faults(names: Sequence[Texts]) -> tuple[tuple[str, str], ...]:
+    """The faults' names as the reason lists them, in each language (five at the most)."""
+    more = {"en": ", ...", "zh": "等"} if len(names) > 5 else {"en": "", "zh": ""}
+    return (
+        ("faults_en", ", ".join(n.say("en") for n in names[:5]) + more["en"]),
+        ("faults_zh", "、".join(n.say("zh") for n in names[:5]) + more["zh"]),
+    )
 
 
 def _duration(seconds: float, language: Language) -> str:

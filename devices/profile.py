@@ -57,6 +57,41 @@ class _Model(BaseModel):
     )
 
 
+class Texts(_Model):
+    """A text people read, in English and Simplified Chinese.
+
+    Written ``{en: ..., zh: ...}``; a plain string is the English text alone, so profiles
+    written before keep loading (``facmon profiles check`` warns that the Chinese is missing).
+    """
+
+    en: str = ""
+    zh: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain(cls, value: object) -> object:
+        return {"en": value} if isinstance(value, str) else value
+
+    @property
+    def blank(self) -> bool:
+        """Neither language says anything."""
+        return not (self.en or self.zh)
+
+    @property
+    def complete(self) -> bool:
+        """Both languages are given."""
+        return bool(self.en and self.zh)
+
+    def say(self, language: str) -> str:
+        """The text in ``language`` (``zh`` or ``en``), else in the other one."""
+        first, second = (self.zh, self.en) if language == "zh" else (self.en, self.zh)
+        return first or second
+
+
+ABNORMAL = Texts(en="{name} abnormal", zh="{name}异常")
+"""The name of a fault whose profile gives none: the point's name and "abnormal"."""
+
+
 class Category(StrEnum):
     """The kind of equipment a profile describes."""
 
@@ -99,7 +134,10 @@ class Flag(_Model):
     """``warning`` or ``critical`` make the bit a fault when set."""
     code: str | None = None
     """The equipment's own fault code, as in its manual (E01, A12, ...)."""
-    description: str = ""
+    label: Texts = Texts()
+    """What people call it (``{en: Mains abnormal, zh: 市电异常}``)."""
+    description: Texts = Texts()
+    """What it means, in a sentence."""
 
 
 class Condition(_Model):
@@ -124,7 +162,15 @@ class Fault(Condition):
 
     severity: Severity = "warning"
     code: str | None = None
-    description: str = ""
+    label: Texts = Texts()
+    """What people call the fault (``{en: On battery, zh: 电池放电}``)."""
+    description: Texts = Texts()
+    """What it means, in a sentence."""
+
+    @property
+    def key(self) -> str:
+        """How its alert is keyed: ``point op value``."""
+        return f"{self.point}{self.op}{self.value}"
 
 
 class InUse(_Model):
@@ -168,9 +214,12 @@ class Point(_Model):
     scale: float = 1.0
     offset: float = 0.0
     unit: str = ""
-    description: str = ""
-    enum: dict[int, str] = Field(default_factory=dict)
-    """Labels of the codes an integer point takes (code → label)."""
+    label: Texts = Texts()
+    """What people call the point (``{en: Battery voltage, zh: 电池电压}``)."""
+    description: Texts = Texts()
+    """What it measures, in a sentence."""
+    enum: dict[int, Texts] = Field(default_factory=dict)
+    """Names of the states an integer point takes (code → name)."""
     flags: dict[int, Flag] = Field(default_factory=dict)
     """Bits of a ``bitfield`` point (bit 0 is the least significant)."""
     invalid: list[int] = Field(default_factory=list)
@@ -281,7 +330,7 @@ class Profile(_Model):
     model: str
     category: Category
     measurement: Slug
-    description: str = ""
+    description: Texts = Texts()
     protocol: Literal["modbus", "mqtt"] = "modbus"
     points: list[Point] = Field(min_length=1)
     mqtt: MqttSource | None = None
@@ -370,23 +419,62 @@ class Profile(_Model):
                 return point
         raise KeyError(name)
 
-    def faults_in(self, values: Mapping[str, Value]) -> tuple[str, ...]:
-        """The warning and critical faults that ``values`` show: flags set, fault values.
+    def faults_in(self, values: Mapping[str, Value]) -> tuple[Texts, ...]:
+        """The names of the warning and critical faults that ``values`` show, in both languages.
 
-        Each is named as its alert is keyed: the flag's name, or ``point op value``.
+        Flags set and fault values holding count.
         """
         found = [
-            flag.name
+            self.name_of(flag.name)
             for point in self.points
             for flag in point.flags.values()
             if flag.severity in ("warning", "critical") and _set(values.get(flag.name))
         ]
         found += [
-            f"{fault.point}{fault.op}{fault.value}"
+            self.name_of(fault.key)
             for fault in self.faults
             if fault.severity in ("warning", "critical") and fault.holds(values.get(fault.point))
         ]
         return tuple(found)
+
+    def fault(self, key: str) -> Flag | Fault | None:
+        """The flag or fault value an alert's ``key`` names (a flag's name, ``point op value``)."""
+        for point in self.points:
+            for flag in point.flags.values():
+                if flag.name == key:
+                    return flag
+        return next((fault for fault in self.faults if fault.key == key), None)
+
+    def name_of(self, key: str) -> Texts:
+        """What people call the fault ``key`` (never ``point op value``).
+
+        Its label, else the name of the point it tests and "abnormal".
+        """
+        found = self.fault(key)
+        if found is not None and not found.label.blank:
+            return found.label
+        name = self.label_of(found.point if isinstance(found, Fault) else point_of(key))
+        return Texts(en=ABNORMAL.en.format(name=name.en), zh=ABNORMAL.zh.format(name=name.zh))
+
+    def label_of(self, name: str) -> Texts:
+        """What people call the point or flag ``name`` (its name, spaced, when unlabelled)."""
+        for point in self.points:
+            if point.name == name and not point.label.blank:
+                return _both(point.label)
+            for flag in point.flags.values():
+                if flag.name == name and not flag.label.blank:
+                    return _both(flag.label)
+        spaced = name.replace("_", " ")
+        return Texts(en=spaced, zh=spaced)
+
+
+def point_of(key: str) -> str:
+    """The point (or flag) the fault ``key`` tests: ``on_battery`` of ``on_battery==True``."""
+    return next((key.split(op, 1)[0] for op in OPERATORS if op in key), key)
+
+
+def _both(text: Texts) -> Texts:
+    return Texts(en=text.say("en"), zh=text.say("zh"))
 
 
 def _set(value: Value | None) -> bool:

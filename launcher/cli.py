@@ -296,11 +296,18 @@ app.add_typer(profiles_app, name="profiles")
 @profiles_app.command("check")
 def profiles_check(
     paths: Annotated[list[Path], typer.Argument(help="Profile files (YAML).", show_default=False)],
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 on a text without English or Chinese too.")
+    ] = False,
 ) -> None:
-    """Validate profiles; print each error with file, line and field; exit 1 on any error."""
-    from devices.library import ProfileError, load_profile  # noqa: PLC0415
+    """Validate profiles; print each error with file, line and field; exit 1 on any error.
 
-    failed = 0
+    A text people read (a point's, flag's, state's or fault's name, a description) without
+    both English and Chinese is a warning (file, line, what), an error with ``--strict``.
+    """
+    from devices.library import ProfileError, load_profile, untranslated  # noqa: PLC0415
+
+    failed = warned = 0
     for path in paths:
         try:
             profile = load_profile(path)
@@ -308,9 +315,16 @@ def profiles_check(
             failed += 1
             typer.echo(str(exc), err=True)
             continue
+        warnings = untranslated(path, profile)
+        for warning in warnings:
+            typer.echo(f"warning: {warning}", err=True)
+        warned += bool(warnings)
         typer.echo(f"ok  {path}: {profile.name}, {profile.protocol}, {len(profile.points)} points")
+    if warned:
+        typer.echo(f"{warned} of {len(paths)} profile(s) lack English or Chinese texts", err=True)
     if failed:
         typer.echo(f"{failed} of {len(paths)} profile(s) invalid", err=True)
+    if failed or (strict and warned):
         raise typer.Exit(1)
 
 

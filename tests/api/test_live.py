@@ -53,7 +53,11 @@ def test_the_faults_a_devices_values_show_are_judged_by_its_profile() -> None:
     assert state.devices["ups-1"].faults == ()
     version = state.version
     state.apply(topic, data(2000, {"on_battery": True, "battery_low": True, "overload": False}))
-    assert state.devices["ups-1"].faults == ("battery_low", "on_battery==True")
+    names = [(name.en, name.zh) for name in state.devices["ups-1"].faults]
+    assert names == [
+        ("Battery low", "电池电压低"),
+        ("Mains failure, on battery", "市电中断，电池放电"),
+    ]
     assert state.version == version + 1  # a status can change
     state.apply(topic, data(3000, {"on_battery": True, "battery_low": True}))
     assert state.version == version + 1  # the same faults: nothing changes

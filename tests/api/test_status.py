@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from api.alerts.profiles import Profiles
 from api.live import LiveDevice
+from api.main import fault_judge
 from api.status import OpenOrder, Status, Verdict, derive
+from devices.profile import Texts
 from facmon.contract import StatusEnvelope
 
 NOW = 1_800_000_000_000
@@ -75,15 +78,15 @@ def device(name: str, **state: object) -> LiveDevice:
         ),
         (
             "in_service",
-            [device("d1", faults=("on_battery==True", "mains_abnormal"))],
+            [device("d1", faults=(Texts(en="On battery", zh="电池放电"), Texts(en="Overload")))],
             [],
             "online",
             Status.FAULT,
-            "d1 reports a fault: on_battery==True, mains_abnormal",
+            "d1 reports a fault: On battery, Overload",
         ),
         (
             "idle",
-            [device("d1", faults=("overload",), state="offline")],
+            [device("d1", faults=(Texts(en="Overload", zh="过载"),), state="offline")],
             [],
             "online",
             Status.OFFLINE,
@@ -142,3 +145,17 @@ def test_reasons_are_said_in_english_and_chinese(
     verdict: Verdict, english: str, chinese: str
 ) -> None:
     assert (verdict.reason, verdict.say("zh")) == (english, chinese)
+
+
+def test_a_ups_on_battery_is_named_in_the_readers_language_never_as_an_expression() -> None:
+    faults = fault_judge(Profiles())("ups", {"on_battery": True, "mains_abnormal": True})
+    ups = device("ups-1", profile="ups", faults=faults)
+    gateways = {("hq", "gw-1"): StatusEnvelope(state="online", ts=NOW)}  # type: ignore[arg-type]
+    verdict = derive("in_service", ["ups-1"], {"ups-1": ups}, gateways, [], NOW, 300)
+    assert verdict.status is Status.FAULT
+    chinese, english = verdict.say("zh"), verdict.say("en")
+    assert chinese == "ups-1 报告故障：市电异常、市电中断，电池放电"
+    assert english == "ups-1 reports a fault: Mains abnormal, Mains failure, on battery"
+    for said in (chinese, english):
+        assert "==" not in said
+        assert "on_battery" not in said

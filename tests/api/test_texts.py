@@ -12,13 +12,22 @@ from pathlib import Path
 from typing import Any
 
 from api.alerts import texts
+from api.alerts.kinds.registry import KINDS
 from api.alerts.rules import RuleSet
+from devices.library import resolve_profile
 
 GOLDEN = Path(__file__).parent / "cases" / "texts.json"
 WRITE = os.environ.get("FACMON_WRITE_GOLDEN") == "1"
 
 LABELS = {"site": "hq", "device": "d1", "gateway": "gw-1", "asset_name": "UPS 1"}
-FLAG = {"code": "E12", "description": "battery low"}
+FLAG = {
+    "code": "E12",
+    "name_en": "Battery low",
+    "name_zh": "电池电压低",
+    "description_en": "Battery near end of discharge",
+    "description_zh": "电池即将放电终止",
+}
+EMPTY = dict.fromkeys(FLAG, "")
 
 # (rule, key, values, flag)
 CASES: list[tuple[dict[str, Any], str, dict[str, Any], dict[str, str] | None]] = [
@@ -27,7 +36,7 @@ CASES: list[tuple[dict[str, Any], str, dict[str, Any], dict[str, str] | None]] =
     ({"kind": "threshold", "point": "temperature", "above": 27}, "", {}, None),
     ({"kind": "threshold", "point": "energy", "above": 2e6}, "", {"energy": 3456789.5}, None),
     ({"kind": "fault"}, "battery_low", {"battery_low": True}, FLAG),
-    ({"kind": "fault"}, "battery_low", {"battery_low": True}, {"code": "", "description": ""}),
+    ({"kind": "fault"}, "battery_low", {"battery_low": True}, EMPTY),
     ({"kind": "fault"}, "status==3", {"status": 3}, None),
     ({"kind": "comm_loss"}, "state", {"error": "timeout"}, None),
     ({"kind": "comm_loss"}, "state", {"error": ""}, None),
@@ -108,3 +117,25 @@ def test_every_kind_says_what_it_always_said() -> None:
         GOLDEN.write_text(json.dumps(rendered, ensure_ascii=False, indent=1) + "\n")
     golden = json.loads(GOLDEN.read_text())
     assert rendered == golden
+
+
+def test_a_fault_says_the_profiles_names_in_the_readers_language() -> None:
+    rule = RuleSet.model_validate({"rules": [{"id": "f", "kind": "fault"}]}).rules[0]
+    ups, crac = resolve_profile("ups"), resolve_profile("crac")
+
+    def said(profile: Any, key: str, language: texts.Language) -> str:
+        flag = KINDS["fault"].detail(profile, key)
+        return texts.summary(rule, key, {}, LABELS, language, flag)
+
+    assert said(ups, "on_battery==True", "zh") == "市电中断，电池放电：UPS 由电池供电（市电中断）"
+    assert said(ups, "on_battery==True", "en") == (
+        "Mains failure, on battery: UPS on battery (mains failure)"
+    )
+    assert said(crac, "high_pressure_alarm", "zh") == "高压告警（A05）：高压开关动作，压缩机锁定"
+    assert said(crac, "high_pressure_alarm", "en") == (
+        "High pressure (A05): High-pressure switch tripped; compressor locked out"
+    )
+    for profile, key in [(ups, "on_battery==True"), (ups, "no_such==1"), (None, "on_battery==1")]:
+        for language in ("en", "zh"):
+            assert "==" not in said(profile, key, language)
+    assert said(ups, "no_such==1", "zh") == "no such异常"

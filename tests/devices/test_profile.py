@@ -8,7 +8,7 @@ import pytest
 
 from devices.library import ProfileError, load_profile, resolve_profile
 from devices.modbus.codec import ByteOrder
-from devices.profile import PROFILE_DIR
+from devices.profile import PROFILE_DIR, Profile
 
 
 @pytest.mark.parametrize("path", sorted(PROFILE_DIR.glob("*.yaml")), ids=lambda p: p.stem)
@@ -73,3 +73,40 @@ def test_a_reserved_measurement_is_refused(tmp_path: Path) -> None:
     path.write_text(BASE.replace("measurement: m", "measurement: facmon_events"))
     with pytest.raises(ProfileError, match="broken.yaml:5: measurement: .*reserved"):
         load_profile(path)
+
+
+def test_a_plain_string_is_english_and_a_fault_without_a_name_is_its_point_abnormal() -> None:
+    profile = Profile.model_validate(
+        {
+            "name": "site-ahu",
+            "vendor": "x",
+            "model": "y",
+            "category": "building",
+            "measurement": "ahu",
+            "description": "Air handling unit",
+            "points": [
+                {
+                    "name": "supply_temp",
+                    "label": {"en": "Supply temperature", "zh": "送风温度"},
+                    "table": "input",
+                    "address": 0,
+                    "type": "int16",
+                    "enum": {0: "off"},
+                },
+                {"name": "filter_dp", "table": "input", "address": 1, "type": "uint16"},
+            ],
+            "faults": [
+                {"point": "supply_temp", "op": ">", "value": 30},
+                {"point": "filter_dp", "op": ">", "value": 250},
+            ],
+        }
+    )
+    assert (profile.description.en, profile.description.zh) == ("Air handling unit", "")
+    assert profile.description.say("zh") == "Air handling unit"  # the English, not nothing
+    assert profile.point("supply_temp").enum[0].en == "off"
+    named = profile.name_of("supply_temp>30")
+    assert (named.en, named.zh) == ("Supply temperature abnormal", "送风温度异常")
+    named = profile.name_of("filter_dp>250")
+    assert (named.en, named.zh) == ("filter dp abnormal", "filter dp异常")
+    found = profile.faults_in({"supply_temp": 31, "filter_dp": 100})
+    assert [name.zh for name in found] == ["送风温度异常"]

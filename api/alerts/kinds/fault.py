@@ -11,7 +11,7 @@ from api.alerts.calendar import Calendar
 from api.alerts.checks import Check, Found, Signal, Values, truthy
 from api.alerts.kinds.base import RuleModel
 from api.alerts.kinds.registry import RuleKind, Wording, register
-from devices.profile import OPERATORS, Condition, Profile
+from devices.profile import ABNORMAL, OPERATORS, Condition, Profile, point_of
 from facmon.types import Duration, Value
 
 
@@ -125,10 +125,7 @@ def _checks(
         for flag in point.flags.values()
         if flag.severity in ("warning", "critical")
     ]
-    tests += [
-        (f"{fault.point}{fault.op}{fault.value}", fault.point, fault.severity, _test(fault))
-        for fault in profile.faults
-    ]
+    tests += [(fault.key, fault.point, fault.severity, _test(fault)) for fault in profile.faults]
     return [Flags(rule, labels, calendar, tests)] if tests else []
 
 
@@ -148,29 +145,40 @@ def _test(condition: Condition) -> Callable[[Value], bool]:
 def _detail(profile: Profile | None, key: str) -> dict[str, str] | None:
     if profile is None:
         return None
-    for point in profile.points:
-        for flag in point.flags.values():
-            if flag.name == key:
-                return {"code": flag.code or "", "description": flag.description}
-    for fault in profile.faults:
-        if f"{fault.point}{fault.op}{fault.value}" == key:
-            return {"code": fault.code or "", "description": fault.description}
-    return None
+    found = profile.fault(key)
+    name = profile.name_of(key)
+    description = found.description if found is not None else None
+    return {
+        "code": (found.code if found is not None else None) or "",
+        **{f"name_{language}": name.say(language) for language in ("en", "zh")},
+        **{
+            f"description_{language}": description.say(language) if description else ""
+            for language in ("en", "zh")
+        },
+    }
 
 
 def _words(rule: Faults, said: Wording) -> str:
-    code, description = (said.flag or {}).get("code"), (said.flag or {}).get("description")
-    said.fields["code"] = f" ({code})" if code else ""
-    colon = ": " if said.language == "en" else "："
+    detail, language = said.flag or {}, said.language
+    # an unknown profile (or a key it lacks) still names no raw ``point op value``: the point
+    name = detail.get(f"name_{language}") or _fallback(said.key, language)
+    code, description = detail.get("code"), detail.get(f"description_{language}")
+    said.fields["name"] = name
+    said.fields["code"] = (f" ({code})" if language == "en" else f"（{code}）") if code else ""
+    colon = ": " if language == "en" else "："
     said.fields["description"] = f"{colon}{description}" if description else ""
     return "fault"
+
+
+def _fallback(key: str, language: str) -> str:
+    return ABNORMAL.say(language).format(name=point_of(key).replace("_", " "))
 
 
 register(
     RuleKind(
         "fault",
         Faults,
-        {"fault": {"en": "fault {key}{code}{description}", "zh": "故障 {key}{code}{description}"}},
+        {"fault": {"en": "{name}{code}{description}", "zh": "{name}{code}{description}"}},
         checks=_checks,
         words=_words,
         detail=_detail,
