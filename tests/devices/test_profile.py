@@ -73,3 +73,12 @@ def test_a_reserved_measurement_is_refused(tmp_path: Path) -> None:
     path.write_text(BASE.replace("measurement: m", "measurement: facmon_events"))
     with pytest.raises(ProfileError, match="broken.yaml:5: measurement: .*reserved"):
         load_profile(path)
+
+
+def test_a_ups_on_battery_is_critical() -> None:
+    """Mains lost, the load on battery: a finite runtime, so critical (a battery test is the
+    exception, and silences or maintenance cover it)."""
+    ups = resolve_profile("ups")
+    (on_battery,) = [f for f in ups.faults if f.point == "on_battery"]
+    assert on_battery.holds(True)
+    assert on_battery.severity == "critical"
