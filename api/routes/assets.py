@@ -126,7 +126,7 @@ async def asset_file(item: SlugId, services: ServicesDep) -> AssetFile:
         )
         attached = await session.execute(described().where(Document.asset_id == item))
         papers = [DocumentInfo.model_validate(row._mapping) for row in attached]
-        alerts = await open_alerts(session, "asset", item)
+        alerts = await open_alerts(session, "asset", item, services)
         today = services.local_today()
         usage = [await _usage(session, item, today, days) for days in (7, 30)]
         in_use, observed = await _totals(session, item, today, today)
