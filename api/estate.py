@@ -9,13 +9,16 @@ asset and room files and the summary share (the status itself is derived by
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.alerts.kinds.registry import shown
+from api.live import LiveDevice
 from api.records import AssetIn, columns
 from api.registry.models import (
     Alert,
@@ -29,7 +32,8 @@ from api.registry.models import (
     WorkOrderStatus,
 )
 from api.services import Services
-from api.status import OpenOrder, Status, derive
+from api.status import Language, OpenOrder, Status, derive
+from devices.profile import Profile
 
 PART = 500
 """Rows read at a time from the registry when reading all of them."""
@@ -47,21 +51,118 @@ class AssetSummary(BaseModel):
     reason: str
 
 
-class OpenAlert(BaseModel):
-    """An alert not resolved yet."""
+class AlertReading(BaseModel):
+    """A point an alert is about: its value when the alert fired, and its value now.
+
+    An alert's summary is written once, when it fires ("speed 104 km/h"); this says what
+    the device reads now beside it.
+    """
+
+    point: str
+    unit: str = Field(description="The point's unit, as the device's profile gives it ('' if none)")
+    at_firing: bool | int | float | str = Field(description="The value when the alert fired")
+    now: bool | int | float | str | None = Field(
+        description="The device's newest value; null while not heard since the API started"
+    )
+    now_ts: int | None = Field(description="When the newest value was read, epoch milliseconds")
+
+
+class AlertReadings(BaseModel):
+    """An alert's points at firing and now, and the same said in English and Chinese."""
+
+    readings: list[AlertReading] = Field(
+        description="The points the alert is about, each at firing and now"
+    )
+    readings_text: str = Field(description='For example "at firing 104 km/h · now 45 km/h"')
+    readings_text_zh: str = Field(description="For example 「触发时 104 km/h · 当前 45 km/h」")
+
+
+def alert_readings(
+    values: Mapping[str, Any], live: LiveDevice | None, profile: Profile | None
+) -> list[AlertReading]:
+    """The alert's ``values`` that are points of its device, each at firing and now.
+
+    A value is a point when the device's profile names it (a point or a flag) or the device
+    reports it; the rest (a silence's length, an event's card) have no "now".
+    """
+    units = {p.name: p.unit for p in profile.points} if profile is not None else {}
+    named = set(units)
+    if profile is not None:
+        named |= {flag.name for p in profile.points for flag in p.flags.values()}
+    newest = live.values if live is not None else {}
+    return [
+        AlertReading(
+            point=point,
+            unit=units.get(point, ""),
+            at_firing=value,
+            now=newest.get(point),
+            now_ts=live.ts if live is not None and point in newest else None,
+        )
+        for point, value in values.items()
+        if (point in named or point in newest) and isinstance(value, bool | int | float | str)
+    ]
+
+
+_SAID = {
+    "en": {"at_firing": "at firing", "now": "now", "none": "no reading yet", True: "yes",
+           False: "no", "and": " · ", "between": "; ", "named": ": "},
+    "zh": {"at_firing": "触发时", "now": "当前", "none": "暂无读数", True: "是", False: "否",
+           "and": " · ", "between": "，", "named": "："},
+}  # fmt: skip
+
+
+def readings_text(readings: list[AlertReading], language: Language) -> str:
+    """The readings in words: ``at firing 104 km/h · now 45 km/h`` ('' when none).
+
+    With several points each is named: ``lat: at firing 30.66 · now 30.5; lon: ...``
+    (``lat：触发时 30.66 · 当前 30.5，lon：…``).
+    """
+    said = _SAID[language]
+
+    def value(reading: AlertReading, value: bool | float | str | None) -> str:
+        if value is None:
+            return str(said["none"])
+        if isinstance(value, bool):
+            return str(said[value])
+        return f"{shown(value)} {reading.unit}".rstrip()
+
+    lines = [
+        f"{said['at_firing']} {value(r, r.at_firing)}{said['and']}{said['now']} {value(r, r.now)}"
+        for r in readings
+    ]
+    if len(readings) > 1:
+        lines = [f"{r.point}{said['named']}{line}" for r, line in zip(readings, lines, strict=True)]
+    return str(said["between"]).join(lines)
+
+
+def readings_of(services: Services, alert: Alert) -> AlertReadings:
+    """The alert's points at firing and as its device reads them now, said in en and zh."""
+    live = services.live.devices.get(alert.labels.get("device", ""))
+    name = alert.labels.get("profile") or (live.profile if live is not None else None)
+    profiles = services.alerting.engine.profiles if services.alerting is not None else {}
+    found = alert_readings(alert.values, live, profiles.get(name) if name else None)
+    return AlertReadings(
+        readings=found,
+        readings_text=readings_text(found, "en"),
+        readings_text_zh=readings_text(found, "zh"),
+    )
+
+
+class OpenAlert(AlertReadings):
+    """An alert not resolved yet, with its points at firing and now."""
 
     id: str
     state: str
     severity: str
     rule: str
-    summary: str
+    summary: str = Field(description="Written when it fired")
     summary_zh: str
     started_at: datetime
     device: str | None
 
 
 async def open_alerts(
-    session: AsyncSession, label: Literal["asset", "room"], value: str
+    session: AsyncSession, label: Literal["asset", "room"], value: str, services: Services
 ) -> list[OpenAlert]:
     """The open alerts of an asset or a room, newest first."""
     column = Alert.asset if label == "asset" else Alert.room
@@ -80,6 +181,7 @@ async def open_alerts(
             summary_zh=a.summary_zh,
             started_at=a.started_at,
             device=a.labels.get("device") or None,
+            **dict(readings_of(services, a)),
         )
         for a in rows
     ]

@@ -55,12 +55,16 @@ class Device:
 
 @dataclass(frozen=True)
 class ExpectedAlert:
-    """An alert the scenario raises: which rule, on which device, and whether it resolves."""
+    """An alert the scenario raises: which rule, on which device, whether it resolves.
+
+    ``severity`` is the worst of the alerts the rule raises on the device.
+    """
 
     rule: str
     device: str
     resolves: bool
     what: str
+    severity: str
 
 
 BUILDINGS = {"b1": "办公楼 Office building", "b2": "调度通信楼 Dispatch building"}
@@ -283,15 +287,23 @@ SCENARIO: list[dict[str, Any]] = [
     {"at": 50, "device": "car-2", "set": {"ignition": True, "speed_kmh": 45.0}},
 ]
 EXPECTED = [
-    ExpectedAlert("device-fault", "crac-b1-1", True, "CRAC 1 trips on high pressure"),
-    ExpectedAlert("device-fault", "ups-b1-1", True, "UPS 1 on battery (mains lost)"),
-    ExpectedAlert("server-room-hot-demo", "th-b1-201-1", True, "the server room overheats"),
-    ExpectedAlert("projector-left-on", "av-b1-301", False, "a projector left on after hours"),
-    ExpectedAlert("speeding-demo", "car-2", True, "the repair truck speeds"),
-    ExpectedAlert("service-area", "car-2", False, "… outside its service area"),
-    ExpectedAlert("after-hours-driving-demo", "car-2", False, "… at night"),
-    ExpectedAlert("door-held-open-demo", "door-b1-201", True, "the server room door held open"),
-    ExpectedAlert("after-hours-access", "door-b1-102", False, "an after-hours entry, archive"),
+    ExpectedAlert("device-fault", "crac-b1-1", True, "CRAC 1 trips on high pressure", "critical"),
+    ExpectedAlert("device-fault", "ups-b1-1", True, "UPS 1 on battery (mains lost)", "critical"),
+    ExpectedAlert(
+        "server-room-hot-demo", "th-b1-201-1", True, "the server room overheats", "critical"
+    ),
+    ExpectedAlert(
+        "projector-left-on", "av-b1-301", False, "a projector left on after hours", "info"
+    ),
+    ExpectedAlert("speeding-demo", "car-2", True, "the repair truck speeds", "warning"),
+    ExpectedAlert("service-area", "car-2", False, "… outside its service area", "warning"),
+    ExpectedAlert("after-hours-driving-demo", "car-2", False, "… at night", "warning"),
+    ExpectedAlert(
+        "door-held-open-demo", "door-b1-201", True, "the server room door held open", "warning"
+    ),
+    ExpectedAlert(
+        "after-hours-access", "door-b1-102", False, "an after-hours entry, archive", "warning"
+    ),
 ]
 """Every alert the scenario raises, and whether it resolves within the first two minutes."""
 

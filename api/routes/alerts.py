@@ -17,6 +17,7 @@ from sqlalchemy import Select, func, select
 from api import streams
 from api.alerts.manager import Alerting
 from api.auth import Operator, Viewer, actor
+from api.estate import AlertReadings, readings_of
 from api.listing import registry_changed
 from api.paging import PagingQuery
 from api.places import PlaceQuery
@@ -41,8 +42,8 @@ AlertId = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=SLUG_MAX)]
 Endpoint = Callable[..., Awaitable[Any]]
 
 
-class AlertOut(BaseModel):
-    """An alert: what, where, how bad, and where it is in its life."""
+class AlertOut(AlertReadings):
+    """An alert: what, where, how bad, where it is in its life, its points then and now."""
 
     id: str
     state: AlertState
@@ -51,8 +52,8 @@ class AlertOut(BaseModel):
     kind: str
     subject: str = Field(description="The device, or site/gateway")
     labels: dict[str, str] = Field(description="site, device, asset, room, building, ...")
-    values: dict[str, Any]
-    summary: str
+    values: dict[str, Any] = Field(description="The values when it fired")
+    summary: str = Field(description="Written when it fired, with the values of then")
     summary_zh: str
     quiet: str = Field(description="Why it was not notified (silence, inhibition, maintenance)")
     started_at: datetime
@@ -111,8 +112,9 @@ class WorkOrderFromAlert(StrictInput):
     assignee: str = Field(default="", max_length=200)
 
 
-def _out(alert: Alert) -> AlertOut:
-    return AlertOut.model_validate(columns(alert))
+def _out(alert: Alert, services: Services) -> AlertOut:
+    """The alert as answered: its columns, and its points at firing and now."""
+    return AlertOut.model_validate({**columns(alert), **dict(readings_of(services, alert))})
 
 
 @router.get(
@@ -149,7 +151,7 @@ async def list_alerts(
         total = await session.scalar(select(func.count()).select_from(query.subquery()))
         rows = list(await session.scalars(paging.select(query)))
     return AlertPage(
-        items=[_out(a) for a in rows],
+        items=[_out(a, services) for a in rows],
         total=total or 0,
         limit=paging.limit,
         offset=paging.offset,
@@ -190,7 +192,7 @@ async def _alert_events(
                 .where(Alert.state != AlertState.RESOLVED)
                 .order_by(Alert.started_at.desc())
             )
-            snapshot = [_out(a).model_dump(mode="json") for a in rows]
+            snapshot = [_out(a, services).model_dump(mode="json") for a in rows]
         yield b"retry: 3000\n\n"
         yield streams.event("open", orjson.dumps(snapshot))
         spoke = time.monotonic()
@@ -208,7 +210,9 @@ async def _alert_events(
                 async with services.sessions() as session:
                     found = await session.scalars(select(Alert).where(Alert.id.in_(set(fresh))))
                     for alert in found:
-                        yield streams.event("alert", _out(alert).model_dump_json().encode())
+                        yield streams.event(
+                            "alert", _out(alert, services).model_dump_json().encode()
+                        )
                 spoke = time.monotonic()
             elif time.monotonic() - spoke > streams.KEEPALIVE_S:
                 yield b": keepalive\n\n"
@@ -240,7 +244,7 @@ async def get_alert(alert: AlertId, services: ServicesDep) -> AlertFile:
         )
         orders = await session.scalars(select(WorkOrder).where(WorkOrder.alert_id == alert))
         return AlertFile(
-            alert=_out(found),
+            alert=_out(found, services),
             notes=[NoteOut.model_validate(columns(n)) for n in notes],
             deliveries=[DeliveryOut.model_validate(columns(d)) for d in deliveries],
             work_orders=[WorkOrderOut.model_validate(columns(o)) for o in orders],
@@ -262,7 +266,7 @@ async def _changed(
         raise HTTPException(409, str(exc)) from None
     if done is None:
         raise HTTPException(404, f"no alert {alert!r}")
-    return _out(done)
+    return _out(done, services)
 
 
 def _change(path: str, summary: str) -> Callable[[Endpoint], Endpoint]:
@@ -300,7 +304,7 @@ async def comment(
     done = await services.running_alerting().comment(alert, actor(request), body.text)
     if done is None:
         raise HTTPException(404, f"no alert {alert!r}")
-    return _out(done)
+    return _out(done, services)
 
 
 @router.post(

@@ -54,12 +54,26 @@ class Warranty(BaseModel):
 
 
 class Usage(BaseModel):
-    """Time in use over a window of days (the profile's "in use"), up to today."""
+    """Time in use over complete local days (the profile's "in use"), up to yesterday.
+
+    Today is not over, so it is not in the windows: it is :class:`UsageToday`.
+    """
 
     days: int
+    start: date = Field(description="The first local day counted")
+    end: date = Field(description="The last local day counted: yesterday")
     in_use_h: float
     observed_h: float = Field(description="Time the asset's devices were heard")
-    hours_per_day: float
+    hours_per_day: float = Field(description="Hours in use per day of the window")
+    share: float | None = Field(description="in use / observed; null when nothing was observed")
+
+
+class UsageToday(BaseModel):
+    """Time in use today so far (since local midnight), apart from the complete days."""
+
+    day: date
+    in_use_h: float
+    observed_h: float = Field(description="Time the asset's devices were heard")
     share: float | None = Field(description="in use / observed; null when nothing was observed")
 
 
@@ -74,7 +88,10 @@ class AssetFile(BaseModel):
     open_alerts: list[OpenAlert] = Field(description="Firing or acknowledged, newest first")
     work_orders: list[WorkOrderOut] = Field(description=f"The newest {HISTORY}, newest first")
     documents: list[DocumentInfo] = Field(description="Attached documents, newest first")
-    utilization: list[Usage] = Field(description="The last 7 and the last 30 days")
+    utilization: list[Usage] = Field(
+        description="The last 7 and the last 30 complete local days, up to yesterday"
+    )
+    utilization_today: UsageToday = Field(description="Today so far, not in the windows")
     warranty: Warranty
 
 
@@ -109,9 +126,10 @@ async def asset_file(item: SlugId, services: ServicesDep) -> AssetFile:
         )
         attached = await session.execute(described().where(Document.asset_id == item))
         papers = [DocumentInfo.model_validate(row._mapping) for row in attached]
-        alerts = await open_alerts(session, "asset", item)
+        alerts = await open_alerts(session, "asset", item, services)
         today = services.local_today()
         usage = [await _usage(session, item, today, days) for days in (7, 30)]
+        in_use, observed = await _totals(session, item, today, today)
     live = services.live
     verdict = derive(
         asset.lifecycle.value,
@@ -132,28 +150,45 @@ async def asset_file(item: SlugId, services: ServicesDep) -> AssetFile:
         work_orders=[WorkOrderOut.model_validate(columns(o)) for o in orders],
         documents=papers,
         utilization=usage,
+        utilization_today=UsageToday(
+            day=today,
+            in_use_h=round(in_use / 3600, 2),
+            observed_h=round(observed / 3600, 2),
+            share=round(in_use / observed, 4) if observed else None,
+        ),
         warranty=_warranty(asset.warranty_end, now.date()),
     )
 
 
 async def _usage(session: AsyncSession, asset: str, today: date, days: int) -> Usage:
-    in_use, observed = (
-        await session.execute(
-            select(func.sum(Utilization.in_use_s), func.sum(Utilization.observed_s)).where(
-                Utilization.asset_id == asset,
-                Utilization.day > today - timedelta(days=days),
-                Utilization.day <= today,
-            )
-        )
-    ).one()
-    in_use, observed = in_use or 0.0, observed or 0.0
+    """The ``days`` complete local days before ``today``."""
+    first, last = today - timedelta(days=days), today - timedelta(days=1)
+    in_use, observed = await _totals(session, asset, first, last)
     return Usage(
         days=days,
+        start=first,
+        end=last,
         in_use_h=round(in_use / 3600, 2),
         observed_h=round(observed / 3600, 2),
         hours_per_day=round(in_use / 3600 / days, 2),
         share=round(in_use / observed, 4) if observed else None,
     )
+
+
+async def _totals(
+    session: AsyncSession, asset: str, first: date, last: date
+) -> tuple[float, float]:
+    """Seconds in use and seconds observed from ``first`` to ``last`` inclusive."""
+    in_use, observed = (
+        await session.execute(
+            select(func.sum(Utilization.in_use_s), func.sum(Utilization.observed_s)).where(
+                Utilization.asset_id == asset,
+                Utilization.day >= first,
+                Utilization.day <= last,
+            )
+        )
+    ).one()
+    return in_use or 0.0, observed or 0.0
 
 
 def _device_now(binding: Binding, live: LiveDevice | None) -> DeviceNow:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from api import streams
 from api.auth import Viewer
 from api.board import Board, Line
+from api.estate import AlertReading, readings_of
 from api.listing import asset_listing
 from api.registry.models import Alert, AlertState, Building, Floor, Room, Site
 from api.schemas import problems
@@ -34,6 +35,8 @@ RECHECK_S = 30.0
 """How often a stream checks that its token has not been revoked."""
 RELAYOUT_S = 300.0
 """How often the hierarchy is read again for changes made outside the API."""
+READINGS_S = 5.0
+"""How often a stream reads the open alerts again for what their points read now."""
 
 PAGE_HEADERS = {
     "Content-Security-Policy": (
@@ -135,8 +138,8 @@ async def overview(request: Request, lang: LanguageQuery = "en") -> Response:
                 "Server-sent events: `overview` (an Overview, the first one made from the "
                 "estate as it is when asked) at the start and whenever the layout changes, then "
                 "`status` (StatusChanges) as statuses change; `alerts` (the open alerts, a "
-                "list of AlertLine) just before the first overview and whenever an alert "
-                "changes; "
+                "list of AlertLine) just before the first overview, whenever an alert "
+                "changes and when what their points read now changes (looked at every 5 s); "
                 "`revoked` when the token is revoked, after which the stream ends."
             ),
         },
@@ -161,10 +164,10 @@ async def _events(
         yield b"retry: 3000\n\n"
         # The first paint: the alerts, then an overview that is true now (never the
         # previous snapshot), so that the page draws both at once and nothing out of date.
-        told = -1
+        told, said, read = -1, b"", time.monotonic()
         if services.alerting is not None:
-            told = services.alerting.seq
-            yield streams.event("alerts", await _alerts_body(services, language))
+            told, said = services.alerting.seq, await _alerts_body(services, language)
+            yield streams.event("alerts", said)
         board = await _board(app, settled=True)
         layout, generation = board.layout, board.generation
         yield streams.event("overview", await _overview_body(app, board, language))
@@ -193,10 +196,16 @@ async def _events(
             elif time.monotonic() - spoke > streams.KEEPALIVE_S:
                 yield b": keepalive\n\n"
                 spoke = time.monotonic()
-            if services.alerting is not None and services.alerting.seq != told:
-                told = services.alerting.seq
-                yield streams.event("alerts", await _alerts_body(services, language))
-                spoke = time.monotonic()
+            alerting = services.alerting
+            if alerting is not None and (
+                alerting.seq != told or time.monotonic() - read > READINGS_S
+            ):  # an alert changed, or maybe the values its points read now
+                fired, told, read = alerting.seq != told, alerting.seq, time.monotonic()
+                body = await _alerts_body(services, language)
+                if fired or body != said:
+                    said = body
+                    yield streams.event("alerts", body)
+                    spoke = time.monotonic()
             if time.monotonic() - checked > RECHECK_S:
                 checked = time.monotonic()
                 if await services.tokens.role(token) is None:
@@ -212,28 +221,34 @@ class AlertLine(BaseModel):
     id: str
     severity: str
     state: str
-    summary: str = Field(description="In the language asked for")
+    summary: str = Field(description="In the language asked for, written when it fired")
     asset: str | None
     room: str | None
     started_at: datetime
+    readings: list[AlertReading] = Field(description="Its points at firing and now")
+    readings_text: str = Field(description="The same in the language asked for")
 
 
 async def _alerts_body(services: Services, language: Language) -> bytes:
     """The open alerts, most severe first, then newest."""
     async with services.sessions() as session:
         rows = await session.scalars(select(Alert).where(Alert.state != AlertState.RESOLVED))
-        lines = [
-            AlertLine(
-                id=a.id,
-                severity=a.severity,
-                state=a.state.value,
-                summary=a.summary_zh if language == "zh" else a.summary,
-                asset=a.labels.get("asset"),
-                room=a.labels.get("room"),
-                started_at=a.started_at,
+        lines = []
+        for a in rows:
+            now = readings_of(services, a)
+            lines.append(
+                AlertLine(
+                    id=a.id,
+                    severity=a.severity,
+                    state=a.state.value,
+                    summary=a.summary_zh if language == "zh" else a.summary,
+                    asset=a.labels.get("asset"),
+                    room=a.labels.get("room"),
+                    started_at=a.started_at,
+                    readings=now.readings,
+                    readings_text=now.readings_text_zh if language == "zh" else now.readings_text,
+                )
             )
-            for a in rows
-        ]
     rank = {"critical": 0, "warning": 1, "info": 2}
     lines.sort(key=lambda a: (rank.get(a.severity, 3), -a.started_at.timestamp()))
     return orjson.dumps([line.model_dump(mode="json") for line in lines])

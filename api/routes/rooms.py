@@ -76,7 +76,7 @@ async def room_file(item: SlugId, services: ServicesDep) -> RoomFile:
             )
         )
         bound = await bound_now(session, datetime.now(UTC))
-        alerts = await open_alerts(session, "room", item)
+        alerts = await open_alerts(session, "room", item, services)
     assets = await summaries(services, placed_assets().where(Asset.room_id == item))
     assets.sort(key=lambda a: a.asset.id)
     counts = dict.fromkeys(Status, 0)

@@ -29,11 +29,13 @@ class UsageGroup(BaseModel):
 
 
 class UsageReport(BaseModel):
-    """Utilization by category, building or asset."""
+    """Utilization by category, building or asset, over complete local days."""
 
     group_by: Literal["category", "building", "asset"]
-    start: date
-    end: date
+    start: date = Field(description="The first local day counted")
+    end: date = Field(
+        description="The last local day counted: yesterday at the latest (today is not over)"
+    )
     groups: list[UsageGroup]
 
 
@@ -51,12 +53,21 @@ async def utilization(
 ) -> UsageReport:
     """Time in use (the profile's "in use") per group, from ``start`` to ``end`` inclusive.
 
-    Defaults to the last 30 days. Assets whose profile says nothing of use are not counted.
+    Counts complete local days only: ``end`` defaults to yesterday, and a later ``end`` is
+    answered up to yesterday (the answer's ``end`` says so). ``start`` defaults to 30 days
+    before ``end``. Assets whose profile says nothing of use are not counted.
     """
-    last = end or services.local_today()
+    if start is not None and end is not None and start > end:
+        raise invalid("query", "start", "must not be after end")
+    yesterday = services.local_today() - timedelta(days=1)
+    last = min(end, yesterday) if end is not None else yesterday
     first = start or last - timedelta(days=min(29, (last - date.min).days))
     if first > last:
-        raise invalid("query", "start", "must not be after end")
+        raise invalid(
+            "query",
+            "start",
+            f"is after yesterday ({yesterday}): utilization counts complete local days",
+        )
     if (last - first).days > 3660:
         raise invalid("query", "start", "the window is longer than ten years")
     key = {

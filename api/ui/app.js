@@ -348,7 +348,14 @@ function renderAttention() {
         element("span", { class: `badge ${alert.severity}`, text: t.severity[alert.severity] || alert.severity }),
         element("span", { class: "name", text: asset ? asset.name : alert.summary }),
         place ? element("span", { class: "place", text: placeText(place) }) : null,
-        element("span", { class: "reason", text: alert.summary + acknowledged }),
+        element(
+          "span",
+          { class: "reason" },
+          alert.summary,
+          // The summary is of the moment it fired; its points then and now, labelled by the API.
+          alert.readings_text ? element("span", { class: "readings", text: ` · ${alert.readings_text}` }) : null,
+          acknowledged,
+        ),
       );
     }),
   );

@@ -110,3 +110,12 @@ def test_a_plain_string_is_english_and_a_fault_without_a_name_is_its_point_abnor
     assert (named.en, named.zh) == ("filter dp abnormal", "filter dp异常")
     found = profile.faults_in({"supply_temp": 31, "filter_dp": 100})
     assert [name.zh for name in found] == ["送风温度异常"]
+
+
+def test_a_ups_on_battery_is_critical() -> None:
+    """Mains lost, the load on battery: a finite runtime, so critical (a battery test is the
+    exception, and silences or maintenance cover it)."""
+    ups = resolve_profile("ups")
+    (on_battery,) = [f for f in ups.faults if f.point == "on_battery"]
+    assert on_battery.holds(True)
+    assert on_battery.severity == "critical"

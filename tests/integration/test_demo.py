@@ -136,6 +136,13 @@ def test_demo_raises_every_scenario_alert_within_two_minutes(tmp_path: Path) -> 
             else:
                 assert state == "firing", f"{key} should still fire; it is {state}"
         assert pictured
+        page = httpx.get(f"{base}/api/v1/alerts", params={"limit": 1000}, headers=headers)
+        rank = ["info", "warning", "critical"]
+        worst: dict[tuple[str, str], str] = {}
+        for alert in page.json()["items"]:
+            key = (alert["rule"], alert["labels"].get("device", ""))
+            worst[key] = max(worst.get(key, "info"), alert["severity"], key=rank.index)
+        assert {k: worst[k] for k in expected} == {k: e.severity for k, e in expected.items()}
         print(f"every scenario alert shown at the status page by {max(shown.values()):.0f} s")
 
         # Live values change, every simulated device reports, and the registry holds them all.

@@ -3,7 +3,8 @@ served in the asset's file and by ``GET /api/v1/utilization``."""
 
 from __future__ import annotations
 
-import time
+from datetime import datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 
 import httpx
@@ -56,16 +57,22 @@ async def test_time_in_use_reaches_the_file_and_the_report(
                     await http.post(f"/api/v1/{path}", json=body, headers=admin)
                 ).status_code == 201
             await alerting.load_registry()
-            start = int(time.time() * 1000) - 60_000
+            zone = alerting.rules.calendars["default"].zone
+            today = services.local_today()
+            yesterday = today - timedelta(days=1)
+            noon = datetime.combine(yesterday, dt_time(12), zone)
+            start = int(noon.timestamp() * 1000)
             state = StateEnvelope(
                 state="online", since=start, profile="meeting-room-av", report_every_s=10
             )
             alerting.feed(Topic(TopicKind.STATE, "hq", "gw-1", "av-1"), state)
-            # 30 s off, then 30 s on: half the observed minute in use.
-            for n, watts in enumerate([3.0, 3.0, 3.0, 250.0, 250.0, 250.0, 250.0]):
-                data = DataEnvelope(
-                    ts=start + n * 10_000, seq=n + 1, measurement="av", values={"power_w": watts}
-                )
+            # Yesterday 30 s off, then 30 s on: half the observed minute in use. Today (not
+            # over, so in no window) a minute all in use.
+            early = int(datetime.combine(today, dt_time(0, 1), zone).timestamp() * 1000)
+            readings = [(start + n * 10_000, w) for n, w in enumerate([3.0] * 3 + [250.0] * 4)]
+            readings += [(early + n * 10_000, 250.0) for n in range(7)]
+            for seq, (ts, watts) in enumerate(readings, 1):
+                data = DataEnvelope(ts=ts, seq=seq, measurement="av", values={"power_w": watts})
                 alerting.feed(Topic(TopicKind.DATA, "hq", "gw-1", "av-1"), data)
             await alerting.flush_usage()
             await alerting.flush_usage()  # nothing new: nothing added
@@ -78,10 +85,31 @@ async def test_time_in_use_reaches_the_file_and_the_report(
                 round(60 / 3600, 2),
                 0.5,
             )
+            assert (week["start"], week["end"]) == (
+                str(today - timedelta(days=7)),
+                str(yesterday),
+            )
+            assert file["utilization"][1]["share"] == 0.5
+            so_far = file["utilization_today"]
+            assert (so_far["day"], so_far["share"]) == (str(today), 1.0)
+            assert so_far["observed_h"] == round(60 / 3600, 2)
             report = await http.get("/api/v1/utilization?group_by=category", headers=admin)
             assert report.status_code == 200
+            assert report.json()["end"] == str(yesterday)
             (group,) = report.json()["groups"]
             assert (group["group"], group["assets"], group["share"]) == ("av", 1, 0.5)
+            assert group["hours_per_day"] == round(30 / 3600 / 30, 2)
+            # an end of today or later is answered up to yesterday, and says so
+            later = await http.get(
+                f"/api/v1/utilization?end={today + timedelta(days=3)}", headers=admin
+            )
+            assert later.json()["end"] == str(yesterday)
+            assert later.json()["groups"][0]["share"] == 0.5
+            only_today = await http.get(
+                f"/api/v1/utilization?start={today}&end={today}", headers=admin
+            )
+            assert only_today.status_code == 422, only_today.text
+            assert "complete local days" in only_today.text
             by_building = await http.get("/api/v1/utilization?group_by=building", headers=admin)
             assert by_building.json()["groups"][0]["group"] == "b1"
             bad = await http.get(

@@ -81,3 +81,35 @@ def test_it_is_evening_at_the_site_whenever_the_demo_starts() -> None:
         assert -12 <= offset <= 14
         zone = ZoneInfo(demo_site.calendar_zone(offset))
         assert datetime.fromtimestamp(now, UTC).astimezone(zone).hour == demo_site.EVENING_HOUR
+
+
+def _severities(profile_name: str, values: dict[str, object]) -> set[str]:
+    """The severities of the faults that ``values`` show by the profile (flags, fault values)."""
+    profile = resolve_profile(profile_name)
+    flags = {f.name: f.severity for p in profile.points for f in p.flags.values()}
+    found = {flags[name] for name, value in values.items() if name in flags and value is True}
+    found |= {f.severity for f in profile.faults if f.holds(values.get(f.point))}  # type: ignore[arg-type]
+    return found & {"warning", "critical"}
+
+
+def test_the_expected_alerts_say_the_severity_the_rules_and_profiles_give(
+    tmp_path: Path,
+) -> None:
+    devices = {d.id: d for d in demo_site.DEVICES}
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(demo_site.rules(demo_site.evening_offset())))
+    by_id = {r.id: r for r in load_rules(DEFAULT_RULES, path).rules}
+    rank = ["info", "warning", "critical"]
+    for expected in demo_site.EXPECTED:
+        if expected.rule == "device-fault":  # the profile says how bad each fault is
+            set_values: dict[str, object] = {}
+            for step in demo_site.SCENARIO:
+                if step["device"] == expected.device:
+                    set_values |= step.get("set", {})
+            found = _severities(devices[expected.device].profile, set_values)
+            worst = max(found, key=rank.index)
+        else:
+            worst = by_id[expected.rule].severity
+        assert expected.severity == worst, expected
+    ups = [e for e in demo_site.EXPECTED if e.device == "ups-b1-1"]
+    assert [e.severity for e in ups] == ["critical"]  # on battery with mains lost
