@@ -2,8 +2,9 @@
 
 An in-process MQTT broker, the simulated site of :mod:`launcher.demo_site` (60 Modbus devices,
 vehicles, doors, sensors), a gateway per building, a collector writing to SQLite (or to
-InfluxDB when ``influx_url`` is given) and the API with the registry filled in. Each run starts
-the site afresh; only the API token is kept.
+InfluxDB when ``influx_url`` is given), the API with the registry and its ledger filled in,
+and chat robots on loopback (:mod:`launcher.demo_receiver`) that its alerts are sent to.
+Each run starts the site afresh; only the API token is kept.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import asyncio
 import logging
 import socket
 import time
+from datetime import date
 from pathlib import Path
 
 import httpx
 import yaml
 from pydantic import SecretStr
 
-from api.alerts.config import AlertsConfig
+from api.alerts.config import AlertsConfig, Route
 from api.config import ApiConfig
 from api.main import ApiService
 from api.registry.tokens import new_token
@@ -33,6 +35,7 @@ from gateway.main import Gateway, compile_plans, ingest_profiles
 from launcher import demo_site
 from launcher.broker import EmbeddedBroker
 from launcher.demo_console import DemoConsole, Links
+from launcher.demo_receiver import Receiver, targets
 from storage.config import InfluxSinkConfig, SqliteSinkConfig
 
 log = logging.getLogger(__name__)
@@ -109,7 +112,7 @@ async def fill_registry(http: httpx.AsyncClient, utc_offset_h: int) -> None:
         DemoError: the API refused an entry (named, with its answer).
     """
     zone = demo_site.calendar_zone(utc_offset_h)
-    for collection, entry in demo_site.estate():
+    for collection, entry in demo_site.estate(date.today()):
         body = {**entry, "timezone": zone} if collection == "sites" else entry
         response = await http.post(f"/api/v1/{collection}", json=body)
         if response.status_code != 201:
@@ -141,11 +144,15 @@ async def run_demo(
     broker = EmbeddedBroker(port=free_port())
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
     headers = {"Authorization": f"Bearer {token.get_secret_value()}"}
+    robots = Receiver("127.0.0.1", free_port())
     # Clients run in inner groups so that, on the way out, they stop before the broker.
     async with asyncio.TaskGroup() as infrastructure:
         infrastructure.create_task(broker.run())
         await broker.ready.wait()
-        api = ApiService(_api_config(host, port, broker.url, store, workdir, token, rules))
+        infrastructure.create_task(robots.run())
+        api = ApiService(
+            _api_config(host, port, broker.url, store, workdir, token, rules, robots.base)
+        )
         async with (
             httpx.AsyncClient(base_url=base, headers=headers, timeout=10) as http,
             asyncio.TaskGroup() as services,
@@ -176,6 +183,7 @@ async def run_demo(
                     broker.url,
                     _where(store),
                     workdir / "demo.log",
+                    robots.url,
                 )
                 services.create_task(DemoConsole(http, collector, links, offset).run())
 
@@ -188,6 +196,7 @@ def _api_config(
     workdir: Path,
     token: SecretStr,
     rules: Path,
+    robots: str,
 ) -> ApiConfig:
     return ApiConfig(
         host=host,
@@ -196,7 +205,10 @@ def _api_config(
         store=store,
         database=f"sqlite:///{workdir / 'registry.db'}",
         bootstrap_token=token,
-        alerts=AlertsConfig(rules=[rules]),
+        alerts=AlertsConfig(
+            rules=[rules],
+            routes=[Route(name="demo-robots", targets=targets(robots), group_interval_s=5)],
+        ),
     )
 
 

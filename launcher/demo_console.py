@@ -51,6 +51,8 @@ class Links:
     store: str
     log_file: Path
     """Where the log goes while the summary takes the terminal."""
+    receiver: str = ""
+    """The page of the notifications the demo's robots received ('' when there is none)."""
 
 
 @dataclass
@@ -184,6 +186,8 @@ class DemoConsole:
         print_(f"  API token      {self.links.token_file} (admin; 'Authorization: Bearer <token>')")
         print_(f"  MQTT broker    {self.links.broker}")
         print_(f"  telemetry      {self.links.store}")
+        if self.links.receiver:
+            print_(f"  notifications  {self.links.receiver} (WeCom, DingTalk, Feishu)")
         if self.console.is_terminal:
             print_(f"  log            {self.links.log_file}")
         print_(

@@ -17,12 +17,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
+
+from launcher import demo_ledger
 
 SITE = "demo"
 SITE_NAME = "示范供电公司 Demo Power Supply Co."
 EVENING_HOUR = 20
 """The site's local hour when the demo starts."""
+IDLE_AFTER_S = 30
+"""How long the idle asset's counter stands still before its idle alert."""
 
 
 @dataclass(frozen=True)
@@ -234,10 +239,7 @@ DEVICES = [
     *_mqtt("b2-102", ("door-b2-102", "door-controller", "配电室门 Switch room door")),
     *_mqtt("b2-201", ("door-b2-201", "door-controller", "机房门 Comm room door")),
     *_mqtt("b2-202", ("door-b2-202", "door-controller", "调度大厅门 Dispatch hall door")),
-    *_mqtt(
-        "b1-301",
-        ("pir-b1-301", "motion-sensor", "人体感应 Motion 301"),
-    ),
+    *_mqtt("b1-301", ("pir-b1-301", "motion-sensor", "人体感应 Motion 301")),
     *_mqtt("b1-302", ("pir-b1-302", "motion-sensor", "人体感应 Motion 302")),
     *_mqtt("b1-102", ("pir-b1-102", "motion-sensor", "人体感应 Motion archive")),
     *_mqtt("b2-301", ("pir-b2-301", "motion-sensor", "人体感应 Motion 301")),
@@ -267,6 +269,7 @@ SERVICE_AREA = [(30.47, 114.24), (30.47, 114.40), (30.60, 114.40), (30.60, 114.2
 
 # The scenario, in seconds after the simulator starts.
 SCENARIO: list[dict[str, Any]] = [
+    {"at": 0, "device": demo_ledger.IDLE, "set": {"trip_count": 120_346}},
     {"at": 8, "device": "crac-b1-1", "set": {"high_pressure_alarm": True}, "for": 40},
     {"at": 8, "device": "av-b1-301", "set": {"power_w": 236.0, "projector_state": 2}},
     {"at": 10, "device": "th-b1-201-1", "set": {"temperature": 31.5}, "for": 40},
@@ -304,6 +307,7 @@ EXPECTED = [
     ExpectedAlert(
         "after-hours-access", "door-b1-102", False, "an after-hours entry, archive", "warning"
     ),
+    ExpectedAlert("idle-lift-demo", demo_ledger.IDLE, False, "lift 2, marked idle, unused", "info"),
 ]
 """Every alert the scenario raises, and whether it resolves within the first two minutes."""
 
@@ -344,6 +348,14 @@ def rules(utc_offset_h: int) -> dict[str, Any]:
                     "zh": "下班后未关闭，功率 {power_w} W",
                 },
             },
+            {  # a counter that stops: idle after 30 s, working time or not
+                "id": "idle-lift-demo",
+                "kind": "idle",
+                "unchanged_days": round(IDLE_AFTER_S / 86_400, 6),
+                "severity": "info",
+                "match": {"devices": [demo_ledger.IDLE]},
+                "summary": {"en": "no trip since the demo started", "zh": "演示开始以来未运行"},
+            },
             {
                 "id": "service-area",
                 "kind": "geofence",
@@ -369,8 +381,11 @@ def evening_offset(now: float | None = None) -> int:
     return (EVENING_HOUR - hour + 12) % 24 - 12
 
 
-def estate() -> list[tuple[str, dict[str, Any]]]:
-    """The registry entries, in creation order: (collection, body) for ``POST /api/v1/...``."""
+def estate(today: date) -> list[tuple[str, dict[str, Any]]]:
+    """The registry entries, in creation order: (collection, body) for ``POST /api/v1/...``.
+
+    The ledger's dates are computed from ``today``, the day the demo starts.
+    """
     entries: list[tuple[str, dict[str, Any]]] = [
         ("sites", {"id": SITE, "name": SITE_NAME, "address": "武汉 Wuhan"})
     ]
@@ -382,29 +397,12 @@ def estate() -> list[tuple[str, dict[str, Any]]]:
     entries += [
         ("rooms", {"id": r.id, "floor_id": r.floor, "name": r.name, "kind": r.kind}) for r in ROOMS
     ]
-    for device in DEVICES:
-        entries.append(
-            (
-                "assets",
-                {
-                    "id": device.id,
-                    "name": device.name,
-                    "category": CATEGORIES[device.profile],
-                    "room_id": device.room,
-                    "owner_department": "后勤部 Logistics",
-                },
-            )
-        )
-        entries.append(
-            (
-                "bindings",
-                {
-                    "asset_id": device.id,
-                    "device": device.id,
-                    "effective_from": "2024-01-01T00:00:00Z",
-                },
-            )
-        )
+    for number, d in enumerate(DEVICES):
+        place = {"category": CATEGORIES[d.profile], "room_id": d.room}
+        ledger = demo_ledger.ledger(number, d.id, d.profile, today)
+        entries.append(("assets", {"id": d.id, "name": d.name, **place, **ledger}))
+        since = "2024-01-01T00:00:00Z"
+        entries.append(("bindings", {"asset_id": d.id, "device": d.id, "effective_from": since}))
     return entries
 
 

@@ -7,7 +7,10 @@ screenshots of the status page there (the README shows those of ``docs/img``).
 
 from __future__ import annotations
 
+import html
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,7 +26,7 @@ from selenium.webdriver.common.by import By
 
 from bench.harness.influxdb import InfluxDBServer
 from facmon.net import free_port
-from launcher import demo_site
+from launcher import demo_ledger, demo_site
 from tests.integration.browser import chromium
 from tests.integration.processes import wait_for
 
@@ -155,11 +158,25 @@ def test_demo_raises_every_scenario_alert_within_two_minutes(tmp_path: Path) -> 
         assert {d["device"] for d in devices} >= {d.id for d in demo_site.DEVICES}
         assets = httpx.get(f"{base}/api/v1/assets", params={"limit": 1000}, headers=headers)
         assert assets.json()["total"] == len(demo_site.DEVICES)
+        ledger = ("vendor", "model", "serial", "purchase_date", "warranty_end", "responsible")
+        assert all(a["asset"][f] for a in assets.json()["items"] for f in ledger)
+        summary = httpx.get(f"{base}/api/v1/summary", headers=headers).json()
+        assert [a["asset"]["id"] for a in summary["idle"]] == [demo_ledger.IDLE]
         server_room = httpx.get(f"{base}/api/v1/rooms/b1-201", headers=headers)
         assert server_room.status_code == 200, server_room.text
         assert (workdir / "telemetry.db").exists()
         text = log.read_text()
         assert f"status page    {base}/#token={token}" in text
+        robots_page = re.search(r"notifications  (http://127\.0\.0\.1:\d+/) ", text)
+        assert robots_page, text
+        robots = httpx.get(f"{robots_page[1]}messages").json()
+        assert {m["robot"] for m in robots} == {"wecom", "dingtalk", "feishu"}, robots
+        assert {m["body"].get("msgtype") or m["body"].get("msg_type") for m in robots} == {"text"}
+        listed = httpx.get(robots_page[1]).text
+        assert "企业微信 WeCom" in listed
+        assert "飞书 Feishu" in listed
+        wecom = next(m["body"]["text"]["content"] for m in robots if m["robot"] == "wecom")
+        assert html.escape(json.dumps(wecom.splitlines()[0], ensure_ascii=False)[1:-1]) in listed
         assert f"API docs       {base}/docs" in text
         assert "readings/s" in text
     finally:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -50,7 +51,7 @@ def test_every_device_is_simulated_polled_and_registered_once() -> None:
     ]
     polled = [d.id for g in gateways for d in g.devices]
     polled += [d.id for g in gateways for s in g.mqtt_sources for d in s.devices]
-    bound = [body["device"] for kind, body in demo_site.estate() if kind == "bindings"]
+    bound = [body["device"] for kind, body in demo_site.estate(date.today()) if kind == "bindings"]
     everything = sorted(d.id for d in demo_site.DEVICES)
     assert sorted(simulated) == sorted(polled) == sorted(bound) == everything
     for gateway in gateways:  # each gateway's devices are in its own building
@@ -113,3 +114,43 @@ def test_the_expected_alerts_say_the_severity_the_rules_and_profiles_give(
         assert expected.severity == worst, expected
     ups = [e for e in demo_site.EXPECTED if e.device == "ups-b1-1"]
     assert [e.severity for e in ups] == ["critical"]  # on battery with mains lost
+
+
+LEDGER = ("vendor", "model", "serial", "purchase_date", "warranty_end")
+LEDGER += ("owner_department", "responsible")
+
+
+def _assets(today: date) -> list[dict[str, Any]]:
+    return [body for kind, body in demo_site.estate(today) if kind == "assets"]
+
+
+def test_every_asset_has_its_whole_ledger_and_one_warranty_ends_this_month() -> None:
+    for today in [date(2026, 12, 2), date(2027, 1, 31), date(2028, 2, 29), date(2026, 7, 1)]:
+        assets = _assets(today)
+        assert len(assets) == len(demo_site.DEVICES)
+        for asset in assets:
+            missing = [name for name in LEDGER if not asset.get(name)]
+            assert not missing, (asset["id"], missing)
+            purchased = date.fromisoformat(asset["purchase_date"])
+            ends = date.fromisoformat(asset["warranty_end"])
+            assert purchased < today, asset
+            assert purchased < ends, asset
+        assert len({a["serial"] for a in assets}) == len(assets)
+        ending = [
+            a["id"]
+            for a in assets
+            if date.fromisoformat(a["warranty_end"]).timetuple()[:2] == today.timetuple()[:2]
+        ]
+        assert len(ending) == 1, (today, ending)
+        assert any(date.fromisoformat(a["warranty_end"]) < today for a in assets)  # some ended
+
+
+def test_one_asset_is_idle_and_the_scenario_raises_its_idle_alert(tmp_path: Path) -> None:
+    idle = [a["id"] for a in _assets(date(2026, 12, 2)) if a.get("lifecycle") == "idle"]
+    assert len(idle) == 1
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(demo_site.rules(demo_site.evening_offset())))
+    by_id = {r.id: r for r in load_rules(DEFAULT_RULES, path).rules}
+    raised = [e for e in demo_site.EXPECTED if e.device == idle[0]]
+    assert [by_id[e.rule].kind for e in raised] == ["idle"]
+    assert not raised[0].resolves
