@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -116,6 +117,18 @@ class LiveState:
         else:
             device.site, device.gateway = str(topic.site), str(topic.gateway)
         return device
+
+
+def live_counts(live: LiveState) -> Counter[str]:
+    """How many devices are in each state (online, degraded, offline, ...).
+
+    Counted are the devices a gateway reports a state for; a gateway's own health readings
+    (data whose device id is the gateway's id) and devices that sent data but no state yet are
+    not devices of the site. ``/healthz`` and the demo's console count the same way.
+    """
+    return Counter(
+        d.state for d in live.devices.values() if d.state is not None and d.device != d.gateway
+    )
 
 
 def _bad(quality: Mapping[str, str]) -> set[str]:

@@ -22,7 +22,9 @@ class Health(BaseModel):
     status: Literal["ok"] = "ok"
     version: str
     broker_connected: bool
-    devices: int = Field(description="Devices seen on the broker since start")
+    devices: int = Field(
+        description="Devices with a state from their gateway (not the gateways themselves)"
+    )
 
 
 class DeviceSummary(BaseModel):

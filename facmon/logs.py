@@ -25,7 +25,11 @@ class _JsonFormatter(logging.Formatter):
 
 
 def setup_logging(level: str = "info", fmt: LogFormat = "text") -> None:
-    """Send log records to stderr as text lines or JSON objects, at ``level`` and above."""
+    """Send log records to stderr as text lines or JSON objects, at ``level`` and above.
+
+    Chatty libraries (Alembic's migration steps, HTTP clients, the MQTT and Modbus stacks) log
+    only warnings and errors unless ``level`` is debug (Alembic) or always (the others).
+    """
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(_JsonFormatter())
@@ -38,6 +42,9 @@ def setup_logging(level: str = "info", fmt: LogFormat = "text") -> None:
     root.setLevel(level.upper())
     for noisy in (
         *("pymodbus", "amqtt", "transitions", "httpx", "httpcore"),
-        *("uvicorn.access", "alembic.runtime.plugins"),
+        *("uvicorn.access", "alembic"),
     ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # Migrations say what they do at debug level; otherwise only their warnings and errors.
+    if root.level <= logging.DEBUG:
+        logging.getLogger("alembic").setLevel(logging.INFO)

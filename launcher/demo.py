@@ -135,6 +135,9 @@ async def run_demo(
         DemoError: a part did not start.
     """
     _port_free(host, port)
+    if logging.getLogger().level > logging.DEBUG:
+        # The console tells of each alert the scenario raises: its steps are debug detail.
+        logging.getLogger("devices.sim").setLevel(logging.WARNING)
     await asyncio.to_thread(_fresh, workdir)
     token = _token(workdir)
     offset = demo_site.evening_offset()

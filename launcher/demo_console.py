@@ -1,13 +1,17 @@
 """The demo's console: where to look, then a live summary of readings, devices and alerts.
 
-On a terminal the summary is a table redrawn in place (rich); otherwise (a log, a pipe) each
-alert that fires or resolves is one line, and a summary line follows every 10 s.
+It first prints the addresses and the next commands for the port it runs on
+(``export FACMON_URL=...``, ``export TOKEN=$(cat <workdir>/api-token)``). On a terminal the
+summary is then a table redrawn in place (rich); otherwise (a log, a pipe) each alert that
+fires, is acknowledged or resolves is one line, and a summary line follows, at most every 10 s,
+only when the device states or alert counts changed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import shlex
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -145,6 +149,7 @@ class DemoConsole:
         self._last = (self.started, 0)
         self._names: dict[str, str] = {}
         self._seen: dict[str, str] = {}
+        self._summarized: tuple[object, ...] | None = None
 
     async def run(self) -> None:
         """Announce, then refresh every :data:`POLL_S` seconds."""
@@ -165,13 +170,17 @@ class DemoConsole:
             if snapshot is not None:
                 self._print_changes(snapshot)
                 if time.monotonic() >= next_summary:
-                    next_summary += PLAIN_SUMMARY_S
+                    next_summary = time.monotonic() + PLAIN_SUMMARY_S
                     self._print_summary(snapshot)
             await asyncio.sleep(POLL_S)
 
     def announce(self) -> None:
-        """Print what runs and where to look."""
-        base, print_ = self.links.base, self.console.print
+        """Print what runs, where to look, and the next commands for this port and workdir.
+
+        Every link opens in a browser: the status page signs in from ``#token=``.
+        """
+        links, print_ = self.links, self.console.print
+        base, token = links.base, links.token
         modbus = sum(not d.mqtt for d in demo_site.DEVICES)
         print_(
             f"[bold green]facmon demo[/] running: site [bold]{demo_site.SITE}[/] "
@@ -179,28 +188,36 @@ class DemoConsole:
             f"{len(demo_site.ROOMS)} rooms, {modbus} Modbus devices and "
             f"{len(demo_site.DEVICES) - modbus} MQTT devices; it is evening at the site"
         )
-        print_(f"  status page    {base}/#token={self.links.token}")
-        print_(f"  API docs       {base}/docs")
-        print_(f"  API health     {base}/healthz")
-        print_(f"  open alerts    {base}/api/v1/alerts?state=open")
-        print_(f"  API token      {self.links.token_file} (admin; 'Authorization: Bearer <token>')")
-        print_(f"  MQTT broker    {self.links.broker}")
-        print_(f"  telemetry      {self.links.store}")
-        if self.links.receiver:
-            print_(f"  notifications  {self.links.receiver} (WeCom, DingTalk, Feishu)")
+        rows = [
+            ("status page", f"{base}/#token={token}"),
+            ("open alerts", f"{base}/#attention&token={token} (the status page's alerts)"),
+            ("API docs", f"{base}/docs"),
+            ("API health", f"{base}/healthz"),
+            ("API token", f"{links.token_file} (admin; 'Authorization: Bearer <token>')"),
+            ("MQTT broker", links.broker),
+            ("telemetry", links.store),
+        ]
+        if links.receiver:
+            rows.append(("notifications", f"{links.receiver} (WeCom, DingTalk, Feishu)"))
         if self.console.is_terminal:
-            print_(f"  log            {self.links.log_file}")
+            rows.append(("log", str(links.log_file)))
+        for label, where in rows:
+            print_(f"  {label:<14} {where}", markup=False, highlight=False)
+        print_("Next, in another shell (the guides' commands use these):", highlight=False)
+        for command in next_commands(links):
+            print_(f"  {command}", markup=False, highlight=False)
         print_(
             "Within a minute the scenario raises: "
             + "; ".join(e.what for e in demo_site.EXPECTED)
-            + ". Press Ctrl-C to stop."
+            + ". Press Ctrl-C to stop.",
+            highlight=False,
         )
 
     async def _snapshot(self) -> Snapshot | None:
         try:
             return await self._read()
         except (httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
-            log.warning("demo console: no summary from the API: %r", exc)
+            log.warning("demo console: no summary from the API: %s", _reason(exc))
             return None
 
     async def _read(self) -> Snapshot:
@@ -222,7 +239,7 @@ class DemoConsole:
             readings_per_s=(stored - before) / (now - then) if now > then else 0.0,
             stored=stored,
             states=Counter(
-                d["state"] or "waiting" for d in devices.json() if d["device"] != d["gateway"]
+                d["state"] for d in devices.json() if d["state"] and d["device"] != d["gateway"]
             ),
             open_alerts=[a for a in every if a["state"] != "resolved"],
             resolved=sum(a["state"] == "resolved" for a in every),
@@ -232,12 +249,15 @@ class DemoConsole:
 
     def _print_changes(self, snapshot: Snapshot) -> None:
         for alert in snapshot.open_alerts:
-            if alert["id"] not in self._seen:
-                self._seen[alert["id"]] = "open"
+            before = self._seen.get(alert["id"])
+            if before is None:
                 self._line("fires   ", alert, snapshot)
+            elif before != alert["state"] and alert["state"] == "acknowledged":
+                self._line("acknowledged ", alert, snapshot)
+            self._seen[alert["id"]] = alert["state"]
         open_ids = {a["id"] for a in snapshot.open_alerts}
         for alert_id, state in list(self._seen.items()):
-            if state == "open" and alert_id not in open_ids:
+            if state != "resolved" and alert_id not in open_ids:
                 self._seen[alert_id] = "resolved"
                 self.console.print(f"t+{snapshot.elapsed_s:3.0f}s alert {alert_id} resolved")
 
@@ -252,6 +272,11 @@ class DemoConsole:
         )
 
     def _print_summary(self, snapshot: Snapshot) -> None:
+        """One summary line, unless device states and alert counts are as last printed."""
+        key = (tuple(sorted(snapshot.states.items())), len(snapshot.open_alerts), snapshot.resolved)
+        if key == self._summarized:
+            return
+        self._summarized = key
         states = ", ".join(f"{n} {s}" for s, n in sorted(snapshot.states.items()))
         self.console.print(
             f"t+{snapshot.elapsed_s:3.0f}s {snapshot.readings_per_s:,.0f} readings/s, "
@@ -259,3 +284,22 @@ class DemoConsole:
             f"{len(snapshot.open_alerts)} open alerts, {snapshot.resolved} resolved",
             highlight=False,
         )
+
+
+def next_commands(links: Links) -> list[str]:
+    """The shell commands that point the guides' commands at this demo."""
+    token_file = shlex.quote(str(links.token_file.absolute()))
+    return [
+        f"export FACMON_URL={links.base}",
+        f"export TOKEN=$(cat {token_file})",
+        'curl -f -H "Authorization: Bearer $TOKEN" "$FACMON_URL/api/v1/alerts?state=open"',
+    ]
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as a person reads it: its message, not its repr."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"{exc.response.status_code} from {exc.request.url.path}"
+    if isinstance(exc, KeyError):
+        return f"the answer has no {exc.args[0]!s}"
+    return str(exc) or type(exc).__name__

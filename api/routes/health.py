@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api.live import live_counts
 from api.schemas import Health
 from api.services import ServicesDep
 from facmon import __version__
@@ -17,5 +18,5 @@ async def healthz(services: ServicesDep) -> Health:
     return Health(
         version=__version__,
         broker_connected=services.feed.connected,
-        devices=len(services.live.devices),
+        devices=live_counts(services.live).total(),
     )

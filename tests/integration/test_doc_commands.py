@@ -1,10 +1,12 @@
 """Every command in the docs runs, or is matched to the test that exercises it.
 
 Commands are the lines of the ```sh blocks of README.md and docs/**/*.md ("Commands in these
-docs" in docs/quickstart.md). Most run for real against one ``facmon demo`` started here:
-``http://127.0.0.1:8000`` becomes the demo's address, ``.demo/`` its work directory and
-``/tmp/`` a temporary directory, and the working directory is a copy of the repository, so
-nothing is written into the checkout. The commands of one file run in order and share their
+docs" in docs/quickstart.md). Most run for real against one ``facmon demo`` started here, on
+a port other than 8000: commands reach the API through ``"$FACMON_URL"``, which each page
+sets once (``export FACMON_URL=http://127.0.0.1:8000``, the one place the address is rewritten
+to the demo's), ``.demo/`` becomes its work directory and ``/tmp/`` a temporary directory,
+and the working directory is a copy of the repository, so nothing is written into the
+checkout. The commands of one file run in order and share their
 shell variables (``TOKEN=$(cat .demo/api-token)``); a command selected alone runs the ones
 before it in its file first. A long-running command (``facmon sim --config ...``, a
 ``curl -N`` event stream) must still run after 3 s with no traceback, and keeps running for
@@ -45,9 +47,15 @@ NOT_SCANNED = {"docs/configuration.md", "docs/benchmarks.md"}
 """Generated or measured pages, with no command to run."""
 OTHER_SHELL_LANGUAGES = {"bash", "shell", "console", "zsh", "sh-session", "shell-session"}
 DOC_BASE = "http://127.0.0.1:8000"
+DOC_EXPORT = f"export FACMON_URL={DOC_BASE}"
+"""How a page says where the API is, once; its commands say ``"$FACMON_URL"``."""
+HARD_CODED = re.compile(r"\b(127\.0\.0\.1|localhost|\[::1\]):\d+")
+"""An address with a port written into a command (the API's is ``$FACMON_URL``)."""
 DOC_WORKDIR = ".demo/"
 REWRITTEN = re.compile(
-    rf"{re.escape(DOC_BASE)}(?!\d)|(?<![\w.-]){re.escape(DOC_WORKDIR)}|(?<![\w./-])/tmp/"
+    rf"(?<=^{re.escape('export FACMON_URL=')}){re.escape(DOC_BASE)}(?!\d)"
+    rf"|(?<![\w.-]){re.escape(DOC_WORKDIR)}|(?<![\w./-])/tmp/",
+    re.MULTILINE,
 )
 """What a command says of the demo and of scratch space, rewritten before it runs."""
 READY_TIMEOUT_S = 90.0
@@ -263,8 +271,11 @@ def _wait(
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """``facmon demo`` on a free port, once its asset file, readings and alerts are there."""
+    """``facmon demo`` on a free port (never the docs' 8000), once its asset file, readings and
+    alerts are there."""
     port = free_port()
+    while port == 8000:
+        port = free_port()
     workdir = tmp_path_factory.mktemp("demo") / "data"
     log = workdir.parent / "demo.log"
     with log.open("wb") as out:
@@ -588,6 +599,58 @@ def test_commands_are_in_sh_blocks_only() -> None:
     ]
     assert not other, "use ```sh for commands, ```text for output:\n" + "\n".join(other)
     assert len(ALL) > 50, f"only {len(ALL)} commands found: is the parser broken?"
+
+
+def test_commands_reach_the_api_through_facmon_url() -> None:
+    """No command hard-codes the API's port: each page exports ``FACMON_URL`` once, before the
+    first command that uses it, and the commands say ``"$FACMON_URL"``."""
+    problems = []
+    for command in ALL:
+        rest = [t for t in command.text.splitlines() if not t.strip().startswith(DOC_EXPORT)]
+        problems += [f"{command.where}: {t.strip()}" for t in rest if HARD_CODED.search(t)]
+    for file in sorted({c.file for c in ALL}):
+        commands = [c for c in ALL if c.file == file]
+        exports = [c for c in commands if c.text.startswith(DOC_EXPORT)]
+        users = [c for c in commands if "$FACMON_URL" in c.text]
+        if users and (len(exports) != 1 or exports[0].line > users[0].line):
+            problems.append(f"{file}: export FACMON_URL once, before {users[0].where}")
+    assert not problems, 'use "$FACMON_URL" instead of the address:\n' + "\n".join(problems)
+
+
+def test_the_demo_console_prints_the_next_commands_for_its_port_and_links_that_open(
+    demo: Demo, tmp_path: Path
+) -> None:
+    """Its ``export`` lines work in a shell, its links open in a browser (no Bearer header),
+    and it prints no Alembic INFO nor raw dicts; ``/healthz`` counts the devices it counts."""
+    printed = (demo.workdir.parent / "demo.log").read_text(errors="replace")
+    lines = [line.strip() for line in printed.splitlines()]
+    assert f"export FACMON_URL={demo.base}" in lines
+    token_line = next(line for line in lines if line.startswith("export TOKEN="))
+    script = f"{token_line}\nexport FACMON_URL={demo.base}\n" + next(
+        line for line in lines if line.startswith("curl ") and "$FACMON_URL" in line
+    )
+    ran = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", script],
+        cwd=tmp_path,  # the printed path works from any folder
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_S,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith("{")
+    for label in ("status page", "open alerts", "API docs", "API health"):
+        link = next(line for line in lines if line.startswith(label)).split()[len(label.split())]
+        assert link.startswith(demo.base), link
+        page = httpx.get(link, timeout=10)  # as a browser opens it: no Authorization header
+        assert page.status_code == 200, f"{label} {link}: {page.status_code}"
+    assert "alembic" not in printed
+    assert "{'" not in printed, [line for line in lines if "{'" in line][:3]
+    health = httpx.get(f"{demo.base}/healthz", timeout=10).json()
+    devices = _get(demo.base, "/api/v1/devices", demo.token)
+    assert devices is not None
+    counted = [d for d in devices.json() if d["state"] and d["device"] != d["gateway"]]
+    assert health["devices"] == len(counted)
 
 
 def test_curl_examples_fail_on_http_errors() -> None:
