@@ -262,6 +262,15 @@ CATEGORIES = {
     "motion-sensor": "sensor",
 }
 """The registry category of each profile's assets (ids of api/categories.yaml)."""
+METER_PARENTS = {
+    "pm-b1-hvac": "pm-b1-main",
+    "pm-b1-201": "pm-b1-main",
+    "pm-b2-light": "pm-b2-main",
+    "pm-b2-201": "pm-b2-main",
+}
+"""Each sub-meter and the main meter upstream of it (the registry's ``meter_parent``)."""
+ADDITIVE = ["import_energy_kwh", "active_power_kw"]
+"""The meters' points a main meter sums over its sub-meters (plus its own remainder)."""
 SERVICE_AREA = [(30.47, 114.24), (30.47, 114.40), (30.60, 114.40), (30.60, 114.24)]
 """The vehicles' service area (the default simulated route runs inside it)."""
 
@@ -392,6 +401,7 @@ def estate() -> list[tuple[str, dict[str, Any]]]:
                     "category": CATEGORIES[device.profile],
                     "room_id": device.room,
                     "owner_department": "后勤部 Logistics",
+                    "meter_parent": METER_PARENTS.get(device.id),
                 },
             )
         )
@@ -450,6 +460,14 @@ def sim_config(broker_url: str, utc_offset_h: int) -> dict[str, Any]:
             if d.mqtt
         ],
         "scenario": SCENARIO,
+        "sums": [
+            {
+                "device": main,
+                "parts": [s for s, m in METER_PARENTS.items() if m == main],
+                "points": ADDITIVE,
+            }
+            for main in dict.fromkeys(METER_PARENTS.values())
+        ],
     }
 
 
