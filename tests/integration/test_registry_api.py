@@ -192,10 +192,16 @@ async def test_a_meter_tree_takes_only_meters_and_no_cycle(client: Client) -> No
     }
     # A sub-meter before its main meter in the file: the main meter is stored first.
     tree = "id,name,category,meter_parent\npm-c,C,meter,pm-d\npm-d,D,meter,pm-main\n"
-    report = await http.post("/api/v1/assets/import", content=tree, headers=csv_type)
+    report = await http.post("/api/v1/assets/import?dry_run=false", content=tree, headers=csv_type)
     assert report.status_code == 200, report.text
     assert (await http.delete("/api/v1/assets/pm-201", headers=admin)).status_code == 204
     assert (await http.delete("/api/v1/assets/pm-hvac", headers=admin)).status_code == 204
+    assert (await http.delete("/api/v1/assets/pm-main", headers=admin)).status_code == 204
+    # Its sub-meter is a main meter now; the one below that keeps its parent.
+    file = (await http.get("/api/v1/assets/pm-d", headers=admin)).json()
+    assert file["asset"]["meter_parent"] is None
+    file = (await http.get("/api/v1/assets/pm-c", headers=admin)).json()
+    assert file["asset"]["meter_parent"] == "pm-d"
 
 
 async def test_every_endpoint_lets_in_exactly_the_roles_it_should(
