@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
+from api.alerts.config import AlertsConfig
+from api.alerts.manager import Alerting
+from api.alerts.places import RegistryView
 from api.records import AssetIn, MeterTree, meter_tree_problem
 
 TREE: MeterTree = {
@@ -36,3 +40,31 @@ def test_a_parent_that_is_no_meter_or_makes_a_cycle_is_refused(
     asset: str, category: str, parent: str | None, problem: str
 ) -> None:
     assert meter_tree_problem(asset, category, parent, TREE) == problem
+
+
+def test_the_api_publishes_each_sites_sub_meters_retained_when_they_change() -> None:
+    sent: list[tuple[str, dict[str, object], bool]] = []
+    alerting = Alerting(
+        AlertsConfig(),
+        None,  # type: ignore[arg-type]
+        "facmon",
+        publish=lambda topic, payload, retain=False: sent.append(
+            (topic, orjson.loads(payload), retain)
+        ),
+    )
+    places = {
+        "pm-1": {"asset": "pm-main", "registered_site": "hq"},
+        "pm-2": {"asset": "pm-hvac", "registered_site": "hq", "meter_parent": "pm-main"},
+        "pm-9": {"asset": "pm-9", "registered_site": "b2"},
+    }
+    alerting.registry = RegistryView(places=places)
+    alerting._publish_meters()
+    assert [(t, p["sub_meters"], r) for t, p, r in sent] == [
+        ("facmon/v1/meters/b2", {}, True),
+        ("facmon/v1/meters/hq", {"pm-2": "pm-main"}, True),
+    ]
+    alerting._publish_meters()  # nothing changed: nothing sent
+    assert len(sent) == 2
+    del places["pm-2"]["meter_parent"]
+    alerting._publish_meters()
+    assert [(t, p["sub_meters"]) for t, p, _ in sent[2:]] == [("facmon/v1/meters/hq", {})]
