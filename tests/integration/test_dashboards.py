@@ -61,7 +61,10 @@ MODBUS = [  # device, profile, room, asset category
     ("ac-1", "office-ac", "o1", "air-conditioner"),
     ("light-1", "lighting-controller", "o1", "lighting"),
     ("th-9", "th-sensor", "o1", "environment"),  # hangs: offline from the start
+    ("pm-3", "power-meter-3ph", "r1", "meter"),  # a sub-meter of pm-1
 ]
+SUB_METERS = {"pm-3": "pm-1-a"}
+"""Each sub-meter's device and the asset of the meter upstream of it, in the registry."""
 MQTT = [
     ("car-1", "vehicle-tracker", "g1", "vehicle"),
     ("car-2", "vehicle-tracker", "g1", "vehicle"),
@@ -119,7 +122,8 @@ def estate() -> list[tuple[str, dict[str, Any]]]:
         made.append(("rooms", {"id": room, "floor_id": floor, "name": name, "kind": kind}))
     for device, _, room, category in MODBUS + MQTT:
         asset = f"{device}-a"
-        made.append(("assets", {"id": asset, "name": asset, "category": category, "room_id": room}))
+        entry = {"id": asset, "name": asset, "category": category, "room_id": room}
+        made.append(("assets", {**entry, "meter_parent": SUB_METERS.get(device)}))
         binding = {"asset_id": asset, "device": device, "effective_from": "2020-01-01T00:00:00Z"}
         made.append(("bindings", binding))
     return made
@@ -437,6 +441,12 @@ def test_every_dashboard_query_returns_data_from_the_pipeline(
     # The place tags came through: the building variable lists both buildings.
     building = grafana.run('SHOW TAG VALUES FROM "ups", "vehicle" WITH KEY = "building"')
     assert sorted({row[1] for s in building for row in s["values"]}) == ["b1", "b2"]
+    # The registry's metering tree came through the API and the collector as a tag.
+    parents = grafana.run(
+        'SELECT last("import_energy_kwh") FROM "power_meter" WHERE "meter_parent" != \'\' '
+        'GROUP BY "device", "meter_parent"'
+    )
+    assert {s["tags"]["device"]: s["tags"]["meter_parent"] for s in parents} == SUB_METERS
 
 
 ENERGY_TOTALS = [  # dashboard, panel: each a total over a place's meters
