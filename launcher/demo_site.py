@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from launcher import demo_meters
+
 SITE = "demo"
 SITE_NAME = "示范供电公司 Demo Power Supply Co."
 EVENING_HOUR = 20
@@ -262,15 +264,6 @@ CATEGORIES = {
     "motion-sensor": "sensor",
 }
 """The registry category of each profile's assets (ids of api/categories.yaml)."""
-METER_PARENTS = {
-    "pm-b1-hvac": "pm-b1-main",
-    "pm-b1-201": "pm-b1-main",
-    "pm-b2-light": "pm-b2-main",
-    "pm-b2-201": "pm-b2-main",
-}
-"""Each sub-meter and the main meter upstream of it (the registry's ``meter_parent``)."""
-ADDITIVE = ["import_energy_kwh", "active_power_kw"]
-"""The meters' points a main meter sums over its sub-meters (plus its own remainder)."""
 SERVICE_AREA = [(30.47, 114.24), (30.47, 114.40), (30.60, 114.40), (30.60, 114.24)]
 """The vehicles' service area (the default simulated route runs inside it)."""
 
@@ -392,19 +385,15 @@ def estate() -> list[tuple[str, dict[str, Any]]]:
         ("rooms", {"id": r.id, "floor_id": r.floor, "name": r.name, "kind": r.kind}) for r in ROOMS
     ]
     for device in DEVICES:
-        entries.append(
-            (
-                "assets",
-                {
-                    "id": device.id,
-                    "name": device.name,
-                    "category": CATEGORIES[device.profile],
-                    "room_id": device.room,
-                    "owner_department": "后勤部 Logistics",
-                    "meter_parent": METER_PARENTS.get(device.id),
-                },
-            )
-        )
+        asset = {
+            "id": device.id,
+            "name": device.name,
+            "category": CATEGORIES[device.profile],
+            "room_id": device.room,
+            "owner_department": "后勤部 Logistics",
+            "meter_parent": demo_meters.meter_parent(device.id),
+        }
+        entries.append(("assets", asset))
         entries.append(
             (
                 "bindings",
@@ -460,14 +449,7 @@ def sim_config(broker_url: str, utc_offset_h: int) -> dict[str, Any]:
             if d.mqtt
         ],
         "scenario": SCENARIO,
-        "sums": [
-            {
-                "device": main,
-                "parts": [s for s, m in METER_PARENTS.items() if m == main],
-                "points": ADDITIVE,
-            }
-            for main in dict.fromkeys(METER_PARENTS.values())
-        ],
+        "sums": demo_meters.sums(),
     }
 
 
