@@ -150,7 +150,7 @@ class LiveFeed:
         self.connected = False
         self.listeners: list[Callable[[Topic, Envelope], None]] = []
         """Called with every message applied (the alert engine listens)."""
-        self.outgoing: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(maxsize=OUTGOING)
+        self.outgoing: asyncio.Queue[tuple[str, bytes, bool]] = asyncio.Queue(maxsize=OUTGOING)
         """Messages to publish (QoS 1) on the same connection (the alerts' lifecycle)."""
         self.dropped = 0
 
@@ -186,8 +186,8 @@ class LiveFeed:
                     reported = True
                 await asyncio.sleep(backoff.next())
 
-    def publish(self, topic: str, payload: bytes) -> None:
-        """Publish ``payload`` on ``topic`` (QoS 1) as soon as the feed is connected.
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        """Publish ``payload`` on ``topic`` (QoS 1, ``retain``-ed) once the feed is connected.
 
         While the broker is away the messages wait; beyond ``OUTGOING`` the oldest is dropped.
         """
@@ -197,15 +197,15 @@ class LiveFeed:
             log.warning(
                 "outgoing message dropped: the broker has been away long (%d)", self.dropped
             )
-        self.outgoing.put_nowait((topic, payload))
+        self.outgoing.put_nowait((topic, payload, retain))
 
     async def _send(self, client: aiomqtt.Client) -> None:
         while True:
-            topic, payload = await self.outgoing.get()
+            topic, payload, retain = await self.outgoing.get()
             try:
-                await client.publish(topic, payload, qos=1)
+                await client.publish(topic, payload, qos=1, retain=retain)
             except aiomqtt.MqttError:
-                self.outgoing.put_nowait((topic, payload))  # sent again after reconnecting
+                self.outgoing.put_nowait((topic, payload, retain))  # sent again after reconnecting
                 raise
 
     def _apply(self, topic: str, payload: object) -> None:

@@ -118,6 +118,10 @@ class RoomIn(StrictInput):
     kind: Slug = "office"
 
 
+METER = "meter"
+"""The category of energy meters: the only assets that may sit in a metering tree."""
+
+
 class AssetIn(StrictInput):
     """An asset to create."""
 
@@ -137,6 +141,57 @@ class AssetIn(StrictInput):
     responsible: Text = ""
     lifecycle: Lifecycle = Lifecycle.IN_SERVICE
     tags: Annotated[list[Tag], Field(max_length=50)] = Field(default_factory=list)
+    meter_parent: Slug | None = Field(
+        default=None,
+        description=(
+            f"For a `{METER}` only: the meter upstream of it, which its energy is part of "
+            "(null: a main meter, the top of its tree). Energy totals count only main meters"
+        ),
+    )
+
+
+MeterTree = Mapping[str, tuple[str, str | None]]
+"""Every asset's category and meter parent, by asset id."""
+
+
+def meter_tree_problem(
+    asset: str,
+    category: str,
+    parent: str | None,
+    tree: MeterTree,
+    below: list[str] | None = None,
+) -> str | None:
+    """Why ``asset`` (of ``category``) may not have ``parent`` upstream of it, or ``None``.
+
+    ``tree`` is what is stored: at least every meter and ``parent``. The parent must exist
+    and be a meter, the asset must be a meter (and stays one while a meter is below it:
+    ``below``, the meters whose parent it is, found in ``tree`` when not given), and
+    following parents upward must never come back to ``asset``.
+    """
+    if category != METER:
+        if below is None:
+            below = [a for a, (_, above) in tree.items() if above == asset and a != asset]
+        if below:
+            below = sorted(below)
+            return f"{asset!r} is upstream of {', '.join(below)}: it stays a {METER!r}"
+        if parent is not None:
+            return f"only a {METER!r} has a meter parent, not a {category!r}"
+        return None
+    if parent is None:
+        return None
+    if parent != asset and parent not in tree:
+        return f"no asset {parent!r}"
+    seen = [asset]
+    upward: str | None = parent
+    while upward is not None:
+        kind, above = tree.get(upward, (METER, None))
+        if upward == asset or upward in seen:
+            return "makes a cycle: " + " → ".join([*seen, upward])
+        if kind != METER:
+            return f"{upward!r} is a {kind!r}, not a {METER!r}"
+        seen.append(upward)
+        upward = above
+    return None
 
 
 def _iso_time(value: object) -> object:

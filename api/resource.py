@@ -46,6 +46,14 @@ def _patch_model(model: type[StrictInput]) -> type[StrictInput]:
     return patch
 
 
+WriteCheck = Callable[[AsyncSession, str | None, dict[str, Any]], Awaitable[tuple[str, str] | None]]
+"""A check of a record against others, in the transaction that writes it.
+
+It is given the session, the stored record's id (``None``: creating) and the whole record
+as it would be written, and says which field is wrong and why (``None``: nothing); that is
+answered with 422.
+"""
+
 BeforeWrite = Callable[[Mapping[str, Any] | None, dict[str, Any], datetime], dict[str, Any]]
 """What a resource writes, from what is stored (``None``: creating), what was given and now.
 
@@ -70,6 +78,7 @@ class _Resource:
     item: Any
     before_write: BeforeWrite | None
     checks: dict[str, FieldCheck]
+    write_check: WriteCheck | None
 
     @property
     def label(self) -> str:
@@ -95,6 +104,7 @@ def resource(
     list_all: bool = True,
     before_write: BeforeWrite | None = None,
     checks: dict[str, FieldCheck] | None = None,
+    write_check: WriteCheck | None = None,
 ) -> APIRouter:
     """Build the five operations of one registry resource.
 
@@ -108,6 +118,8 @@ def resource(
     turns what a create or a change was given into what it writes (work orders stamp their
     close time). ``checks`` check a field's value when it is written (created or changed),
     not when it is read: a value stored before the check existed still lists.
+    ``write_check`` checks the whole record against the others when it is written (an
+    asset's meter parent: a meter, no cycle).
     """
     numbered = out is not None and "id" not in schema.model_fields
     spec = _Resource(
@@ -123,6 +135,7 @@ def resource(
         NumberId if numbered else SlugId,
         before_write,
         checks or {},
+        write_check,
     )
     router = APIRouter(prefix=f"/api/v1/{path}", tags=[path])
     plural = path.replace("_", " ")
@@ -223,6 +236,7 @@ def _create(spec: _Resource) -> Endpoint:
             await _check_parents(session, values, spec.parents)
             if "id" in values and await session.get(spec.table, values["id"]) is not None:
                 raise HTTPException(409, f"{spec.label} {values['id']!r} exists already")
+            await _check_write(session, spec, None, values)
             if spec.before_write is not None:
                 values = spec.before_write(None, values, datetime.now(UTC))
             row = spec.table(**values)
@@ -249,6 +263,7 @@ def _update(spec: _Resource) -> Endpoint:
         async with services.sessions() as session:
             row = await _find(session, spec, item)
             await _check_parents(session, values, spec.parents)
+            await _check_write(session, spec, item, {**columns(row), **values})
             if spec.before_write is not None:
                 values = spec.before_write(columns(row), values, datetime.now(UTC))
             for name, value in values.items():
@@ -314,6 +329,17 @@ async def _check_parents(
                 422,
                 [{"loc": ["body", field], "msg": f"no {what} {value!r}", "type": "reference"}],
             )
+
+
+async def _check_write(
+    session: AsyncSession, spec: _Resource, item: str | None, record: dict[str, Any]
+) -> None:
+    if spec.write_check is None:
+        return
+    problem = await spec.write_check(session, item, record)
+    if problem is not None:
+        field, message = problem
+        raise HTTPException(422, [{"loc": ["body", field], "msg": message, "type": "value_error"}])
 
 
 async def _commit(

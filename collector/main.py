@@ -22,6 +22,7 @@ from facmon.contract import (
     DataEnvelope,
     DeadLetterEnvelope,
     EventEnvelope,
+    MetersEnvelope,
     StateEnvelope,
     Topic,
     TopicKind,
@@ -85,12 +86,16 @@ class Collector:
         # Everything under the prefix: what is not ours to store is skipped, and what is not
         # a contract topic at all (unknown, another version) is reported as a dead letter.
         topic_filter = everything(config.prefix)
+        filters = [topic_filter]
         if config.share_group:
-            topic_filter = shared(config.share_group, topic_filter)
+            # A shared subscription gets no retained messages: every collector of the group
+            # reads the metering trees on its own.
+            meters = f"{config.prefix}/v1/{TopicKind.METERS.value}/+"
+            filters = [shared(config.share_group, topic_filter), meters]
         self.session = BrokerSession(
             config.broker,
             config.broker.client_id or f"facmon-{config.id}",
-            [topic_filter],
+            filters,
             self._deliver,
             config.protocol,
             config.session_expiry_s,
@@ -99,6 +104,8 @@ class Collector:
         self._routes: dict[str, _Route] = {}
         self._places: dict[str, Where] = {}
         """Device → where its newest state message says it is."""
+        self._meter_parents: dict[str, dict[str, str]] = {}
+        """Site → each sub-meter device and the meter upstream of it (the API's newest)."""
         self.metrics.unacked.set_function(lambda: self.session.unacked)
 
     def _deliver(self, message: Inbound) -> None:
@@ -214,7 +221,10 @@ class Collector:
                 raise ContractError(f"measurement {data.measurement!r}: {reserved}")
             if SEQ_FIELD in data.values or BAD_FIELD in data.values:  # RESERVED_NAMES, fast
                 raise ContractError(f"point names {sorted(RESERVED_NAMES)} are reserved")
-            return Record(site, gateway, device, data, self._places.get(device, NOWHERE))
+            where = self._places.get(device, NOWHERE)
+            parents = self._meter_parents.get(site)
+            parent = parents.get(device, "") if parents else ""
+            return Record(site, gateway, device, data, where, parent)
         if kind is TopicKind.EVENT:
             event = parse_envelope(EventEnvelope, message.payload)
             if not RESERVED_NAMES.isdisjoint(event.attrs):
@@ -228,6 +238,9 @@ class Collector:
             return AlertRecord(site, parse_envelope(AlertEnvelope, message.payload))
         if kind is TopicKind.USAGE:
             return UsageRecord(site, parse_envelope(UsageEnvelope, message.payload))
+        if kind is TopicKind.METERS:
+            trees = parse_envelope(MetersEnvelope, message.payload)
+            self._meter_parents[site] = dict(trees.sub_meters)
         return None
 
     def _place(self, device: str, where: Where) -> None:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from dashboards import variables
-from dashboards.influxql import BY_INTERVAL, LOCAL_TIME, TIME_FILTER, matches
+from dashboards.influxql import BY_INTERVAL, LOCAL_TIME, MAIN_METERS, TIME_FILTER, matches
 from dashboards.panels import (
     Influx,
     bar_chart,
@@ -23,17 +23,19 @@ from dashboards.render import GDashboard, facmon_dashboard
 from dashboards.thresholds import BLUE, ORANGE, steps
 
 PLACE = matches("site", "building")
+TOTAL = f"{PLACE} AND {MAIN_METERS}"
+"""A total's meters: those of the place at the top of their tree (sub-meters are in them)."""
 
 DAY_START = "8h"
 """Day is 08:00-20:00 local time, night 20:00-08:00."""
 
 
 def _meter_energy(bucket: str, *tags: str) -> str:
-    """Energy imported per meter (and ``tags``) per ``bucket`` (a ``GROUP BY time()``)."""
+    """Energy imported per main meter (and ``tags``) per ``bucket`` (a ``GROUP BY time()``)."""
     by = "".join(f', "{tag}"' for tag in ("device", *tags))
     return (
         'SELECT spread("import_energy_kwh") AS "kwh" FROM "power_meter" '
-        f"WHERE {TIME_FILTER} AND {PLACE} GROUP BY {bucket}{by} {LOCAL_TIME}"
+        f"WHERE {TIME_FILTER} AND {TOTAL} GROUP BY {bucket}{by} {LOCAL_TIME}"
     )
 
 
@@ -63,11 +65,14 @@ def dashboard() -> GDashboard:
             stat(
                 "Energy in the time range",
                 'SELECT sum("kwh") FROM (SELECT spread("import_energy_kwh") AS "kwh" '
-                f'FROM "power_meter" WHERE {TIME_FILTER} AND {PLACE} GROUP BY "device")',
+                f'FROM "power_meter" WHERE {TIME_FILTER} AND {TOTAL} GROUP BY "device")',
                 unit="kwatth",
                 decimals=0,
                 thresholds=steps(BLUE),
-                description="Increase of every meter's import counter, summed.",
+                description=(
+                    "Increase of the import counter of every main meter (sub-meters are "
+                    "in their main meter's count), summed."
+                ),
                 w=6,
                 h=8,
             ),
@@ -75,7 +80,7 @@ def dashboard() -> GDashboard:
                 "Energy per building",
                 Influx(
                     'SELECT sum("kwh") FROM (SELECT spread("import_energy_kwh") AS "kwh" '
-                    f'FROM "power_meter" WHERE {TIME_FILTER} AND {PLACE} '
+                    f'FROM "power_meter" WHERE {TIME_FILTER} AND {TOTAL} '
                     'GROUP BY "device", "building") GROUP BY "building"',
                     alias="$tag_building",
                 ),
@@ -118,14 +123,14 @@ def dashboard() -> GDashboard:
                 "Power per building",
                 Influx(
                     'SELECT sum("kw") FROM (SELECT mean("active_power_kw") AS "kw" '
-                    f'FROM "power_meter" WHERE {TIME_FILTER} AND {PLACE} '
+                    f'FROM "power_meter" WHERE {TIME_FILTER} AND {TOTAL} '
                     f'GROUP BY {BY_INTERVAL}, "device", "building") WHERE {TIME_FILTER} '
                     f'GROUP BY {BY_INTERVAL}, "building" fill(null)',
                     alias="$tag_building",
                 ),
                 unit="kwatt",
                 minimum=0,
-                description="The meters' active power, summed per building.",
+                description="The main meters' active power, summed per building.",
             ),
             row("Consumers 用能设备"),
             bar_gauge(

@@ -31,6 +31,14 @@ server's tz database."""
 LOCAL_TIME = f"tz('{SITE_TIMEZONE}')"
 """The clause that aligns ``GROUP BY time()`` buckets to :data:`SITE_TIMEZONE`."""
 
+MAIN_METERS = "\"meter_parent\" = ''"
+"""Only the top of each metering tree: the meters with no meter upstream of them.
+
+A sub-meter's energy is part of its parent's, so a total over every meter would count it
+twice; the collector tags a sub-meter's rows with ``meter_parent`` (its parent's asset,
+from the registry), a main meter has no such tag, and InfluxQL takes an absent tag as ``''``.
+"""
+
 
 def matches(*tags: str, **renamed: str) -> str:
     """Return the conditions that keep the rows selected by template variables.

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from dashboards import variables
-from dashboards.influxql import BY_INTERVAL, LAST_STATE_WINDOW, TIME_FILTER, matches
+from dashboards.influxql import BY_INTERVAL, LAST_STATE_WINDOW, MAIN_METERS, TIME_FILTER, matches
 from dashboards.mappings import ALERT_STATES, SEVERITIES
 from dashboards.panel_groups import count_stat, device_states
 from dashboards.panels import (
@@ -75,11 +75,12 @@ def dashboard() -> GDashboard:
             stat(
                 "Energy today",
                 'SELECT sum("kwh") FROM (SELECT spread("import_energy_kwh") AS "kwh" '
-                f'FROM "power_meter" WHERE {TIME_FILTER} AND {SITE} GROUP BY "device")',
+                f'FROM "power_meter" WHERE {TIME_FILTER} AND {SITE} AND {MAIN_METERS} '
+                'GROUP BY "device")',
                 unit="kwatth",
                 decimals=0,
                 time_from="now/d",
-                description="Energy imported since midnight, summed over all meters.",
+                description="Energy imported since midnight, summed over the main meters.",
             ),
             row("Needs attention 需要关注"),
             device_states(
@@ -136,14 +137,14 @@ def dashboard() -> GDashboard:
                 "Power per building",
                 Influx(
                     'SELECT sum("kw") FROM (SELECT mean("active_power_kw") AS "kw" '
-                    f'FROM "power_meter" WHERE {TIME_FILTER} AND {SITE} '
+                    f'FROM "power_meter" WHERE {TIME_FILTER} AND {SITE} AND {MAIN_METERS} '
                     f'GROUP BY {BY_INTERVAL}, "device", "building") WHERE {TIME_FILTER} '
                     f'GROUP BY {BY_INTERVAL}, "building" fill(null)',
                     alias="$tag_building",
                 ),
                 unit="kwatt",
                 minimum=0,
-                description="Active power of the meters, summed per building.",
+                description="Active power of the main meters, summed per building.",
                 w=8,
             ),
             timeseries(

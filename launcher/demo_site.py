@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from launcher import demo_ledger
+from launcher import demo_ledger, demo_meters
 
 SITE = "demo"
 SITE_NAME = "示范供电公司 Demo Power Supply Co."
@@ -400,7 +400,8 @@ def estate(today: date) -> list[tuple[str, dict[str, Any]]]:
     for number, d in enumerate(DEVICES):
         place = {"category": CATEGORIES[d.profile], "room_id": d.room}
         ledger = demo_ledger.ledger(number, d.id, d.profile, today)
-        entries.append(("assets", {"id": d.id, "name": d.name, **place, **ledger}))
+        tree = {"meter_parent": demo_meters.meter_parent(d.id)}
+        entries.append(("assets", {"id": d.id, "name": d.name, **place, **ledger, **tree}))
         since = "2024-01-01T00:00:00Z"
         entries.append(("bindings", {"asset_id": d.id, "device": d.id, "effective_from": since}))
     return entries
@@ -448,6 +449,7 @@ def sim_config(broker_url: str, utc_offset_h: int) -> dict[str, Any]:
             if d.mqtt
         ],
         "scenario": SCENARIO,
+        "sums": demo_meters.sums(),
     }
 
 

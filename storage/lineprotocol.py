@@ -125,22 +125,23 @@ def _data_line(record: Record) -> str:
             parts.append(f"{BAD_FIELD}={field_value(','.join(bad))}")
     device, gateway, site = (escape_key(x) for x in (record.device, record.gateway, record.site))
     measurement = envelope.measurement.translate(_MEASUREMENT)
-    if record.where[0] or record.where[1] or record.where[2]:
-        tag_text = _placed(record.where, device, gateway, site)
+    if record.where[0] or record.where[1] or record.where[2] or record.meter_parent:
+        tag_text = _placed(record.where, device, gateway, site, record.meter_parent)
     else:  # the usual case, kept to one format
         tag_text = f",device={device},gateway={gateway},site={site}"
     ts = envelope.ts * _NS + envelope.seq % _NS
     return f"{measurement}{tag_text} {','.join(parts)} {ts}"
 
 
-def _placed(where: Where, device: str, gateway: str, site: str) -> str:
-    """The tags of a device whose place is known, in key order (places are slugs)."""
+def _placed(where: Where, device: str, gateway: str, site: str, meter_parent: str = "") -> str:
+    """The tags of a device whose place (or meter parent) is known, in key order (slugs)."""
     building, floor, room = where
     return (
         (f",building={building}" if building else "")
         + f",device={device}"
         + (f",floor={floor}" if floor else "")
         + f",gateway={gateway}"
+        + (f",meter_parent={meter_parent}" if meter_parent else "")
         + (f",room={room}" if room else "")
         + f",site={site}"
     )

@@ -42,6 +42,8 @@ class Record:
     device: str
     envelope: DataEnvelope
     where: Where = NOWHERE
+    meter_parent: str = ""
+    """For a sub-meter: the meter upstream of it, as the registry says ("" otherwise)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,7 +33,14 @@ from api.alerts.routing import OpenAlert, Routing
 from api.alerts.rules import load_rules
 from api.categories import Vocabulary
 from api.registry.models import Alert, AlertNote, AlertState, Utilization
-from facmon.contract import AlertEnvelope, Envelope, Topic, TopicKind, UsageEnvelope
+from facmon.contract import (
+    AlertEnvelope,
+    Envelope,
+    MetersEnvelope,
+    Topic,
+    TopicKind,
+    UsageEnvelope,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +61,13 @@ def new_alert_id() -> str:
     return "a-" + secrets.token_hex(6)
 
 
+class Publish(Protocol):
+    """Publish a payload on a topic (QoS 1), retained or not."""
+
+    def __call__(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        """Send ``payload`` on ``topic``."""
+
+
 class Alerting:
     """Detection and the alert lifecycle, running inside the API process."""
 
@@ -61,13 +76,14 @@ class Alerting:
         config: AlertsConfig,
         sessions: async_sessionmaker[AsyncSession],
         prefix: str,
-        publish: Callable[[str, bytes], None] | None = None,
+        publish: Publish | None = None,
         registry_changes: Callable[[], int] = lambda: 0,
         categories: Vocabulary | None = None,
     ) -> None:
         """Load the rules (raises :class:`~api.alerts.rules.RulesError` if they are bad).
 
-        ``publish`` sends an alert's lifecycle message (the live feed's connection);
+        ``publish`` sends an alert's lifecycle message, usage and the metering trees (the
+        live feed's connection);
         ``categories`` is the site's vocabulary of asset categories (facmon's own if not given).
         """
         self.config = config
@@ -76,6 +92,8 @@ class Alerting:
         self.sessions = sessions
         self.prefix, self.publish = prefix, publish
         self.registry_changes = registry_changes
+        self._meters: dict[str, dict[str, str]] = {}
+        """Each site's sub-meters as last published."""
         self.signals: asyncio.Queue[Signal] = asyncio.Queue()
         self.open: dict[str, OpenAlert] = {}
         self.outbox = Outbox(config, sessions)
@@ -329,6 +347,30 @@ class Alerting:
         """
         self.registry = await read_registry(self.sessions)
         self.engine.place(self.registry.places)
+        self._publish_meters()
+
+    def _publish_meters(self) -> None:
+        """Publish each site's sub-meters on ``{p}/v1/meters/{site}`` (retained) when changed.
+
+        The collector tags a sub-meter's readings with ``meter_parent`` from it, so that
+        energy totals count only main meters; the tree is declared in the registry only.
+        """
+        trees: dict[str, dict[str, str]] = {}
+        for device, place in self.registry.places.items():
+            site = place.get("registered_site")
+            if site is not None:
+                tree = trees.setdefault(site, {})
+                if "meter_parent" in place:
+                    tree[device] = place["meter_parent"]
+        if not self.config.publish or self.publish is None:
+            return
+        for site in sorted(trees.keys() | self._meters.keys()):
+            tree = trees.get(site, {})
+            if self._meters.get(site) != tree:
+                envelope = MetersEnvelope(ts=int(time.time() * 1000), sub_meters=tree)
+                topic = str(Topic(TopicKind.METERS, site, prefix=self.prefix))
+                self.publish(topic, envelope.to_json(), True)
+                self._meters[site] = tree
 
     async def flush_usage(self) -> None:
         """Add the time in use counted since the last call to each asset's days.

@@ -50,6 +50,7 @@ async def read_registry(sessions: async_sessionmaker[AsyncSession]) -> RegistryV
                 Asset.name,
                 Asset.category,
                 Asset.lifecycle,
+                Asset.meter_parent,
                 Room.id,
                 Room.name,
                 Room.kind,
@@ -77,6 +78,7 @@ async def read_registry(sessions: async_sessionmaker[AsyncSession]) -> RegistryV
             asset_name,
             category,
             lifecycle,
+            meter_parent,
             room,
             room_name,
             room_kind,
@@ -100,6 +102,7 @@ async def read_registry(sessions: async_sessionmaker[AsyncSession]) -> RegistryV
                     "building_name": building_name,
                     "site_name": site_name,
                     "registered_site": site,
+                    "meter_parent": meter_parent,
                 }.items()
                 if v
             }

@@ -156,6 +156,9 @@ class Asset(Base):
     responsible: Mapped[str] = mapped_column(String(NAME), default="")
     lifecycle: Mapped[Lifecycle] = mapped_column(_enum(Lifecycle), default=Lifecycle.IN_SERVICE)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    meter_parent: Mapped[str | None] = mapped_column(
+        ForeignKey("assets.id", ondelete="SET NULL"), index=True
+    )
 
 
 class Binding(Base):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
@@ -20,7 +20,15 @@ from api.listing import asset_listing, query_key
 from api.live import LiveDevice
 from api.paging import PagingQuery
 from api.places import Location, PlaceQuery, location
-from api.records import AssetIn, DocumentInfo, WorkOrderOut, columns, described
+from api.records import (
+    METER,
+    AssetIn,
+    DocumentInfo,
+    WorkOrderOut,
+    columns,
+    described,
+    meter_tree_problem,
+)
 from api.registry.models import Asset, Binding, Document, Lifecycle, Room, Utilization, WorkOrder
 from api.resource import resource
 from api.schemas import SlugId, invalid, problems
@@ -353,6 +361,21 @@ async def list_assets(
     return Response(body, media_type="application/json")
 
 
+async def _meter_tree(
+    session: AsyncSession, item: str | None, record: dict[str, Any]
+) -> tuple[str, str] | None:
+    """Why ``record``'s meter parent cannot be (see :func:`api.records.meter_tree_problem`)."""
+    asset, parent = record["id"], record.get("meter_parent")
+    rows = await session.execute(
+        select(Asset.id, Asset.category, Asset.meter_parent).where(
+            or_(Asset.category == METER, Asset.meter_parent == asset, Asset.id == parent)
+        )
+    )
+    tree = {a: (category, above) for a, category, above in rows if a != item}
+    problem = meter_tree_problem(asset, record["category"], parent, tree)
+    return None if problem is None else ("meter_parent", problem)
+
+
 crud = resource(
     "assets",
     Asset,
@@ -364,5 +387,6 @@ crud = resource(
     get_one=False,  # GET /assets/{id} is the asset's file (above)
     list_all=False,  # and the list has their status and place
     checks={"category": lambda services, value: services.categories.check(value)},
+    write_check=_meter_tree,
 )
 """Create, change and delete assets."""

@@ -16,11 +16,12 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Admin, Viewer
 from api.categories import UnknownCategory
 from api.listing import registry_changed
-from api.records import AssetIn, columns
+from api.records import AssetIn, MeterTree, columns, meter_tree_problem
 from api.registry.models import Asset, Room
 from api.schemas import problems, read_body
 from api.services import Services, ServicesDep
@@ -196,6 +197,24 @@ def _cell(value: object) -> object:
     return value
 
 
+async def _meter_tree(
+    session: AsyncSession, assets: list[tuple[int, AssetIn]]
+) -> dict[str, tuple[str, str | None]]:
+    """Every asset's category and meter parent, as they will be once ``assets`` are written."""
+    rows = await session.execute(select(Asset.id, Asset.category, Asset.meter_parent))
+    tree = {a: (category, parent) for a, category, parent in rows}
+    tree.update({a.id: (a.category, a.meter_parent) for _, a in assets})
+    return tree
+
+
+def _depth(tree: MeterTree, asset: str) -> int:
+    """How many meters are upstream of ``asset`` (the tree has no cycle)."""
+    depth, upward = 0, tree.get(asset, ("", None))[1]
+    while upward is not None and depth < len(tree):
+        depth, upward = depth + 1, tree.get(upward, ("", None))[1]
+    return depth
+
+
 async def _apply(
     request: Request, services: Services, table: list[list[str]], *, dry_run: bool
 ) -> ImportReport:
@@ -245,6 +264,21 @@ async def _apply(
             asset.id: asset
             for asset in await session.scalars(select(Asset).where(Asset.id.in_(list(seen))))
         }
+        tree = await _meter_tree(session, assets)
+        below: dict[str, list[str]] = {}
+        for meter, (_, above) in tree.items():
+            if above is not None and above != meter:
+                below.setdefault(above, []).append(meter)
+        errors += [
+            RowError(row=n, column="meter_parent", message=problem)
+            for n, a in assets
+            if (
+                problem := meter_tree_problem(
+                    a.id, a.category, a.meter_parent, tree, below.get(a.id, [])
+                )
+            )
+        ]
+        assets.sort(key=lambda numbered: _depth(tree, numbered[1].id))  # parents stored first
         created = sum(1 for _, a in assets if a.id not in existing)
         report = ImportReport(
             dry_run=dry_run,

@@ -14,7 +14,7 @@ from devices.modbus.codec import CodecError, PointType, encode
 from devices.modbus.decoding import decode_point
 from devices.modbus.tables import Table
 from devices.profile import Point, Profile
-from devices.sim.behaviour import Behaviour, sim_value
+from devices.sim.behaviour import Behaviour, SimulatedDevice, sim_value
 from facmon.types import Value
 
 TICK_S = 0.5
@@ -54,11 +54,36 @@ class DeviceMemory:
         """Values of points before :meth:`set_point` pinned them, for :meth:`unpin`."""
         self._updated_at = -math.inf
         self._started_at: float | None = None
+        self._parts: list[SimulatedDevice] = []
+        self._summed: frozenset[str] = frozenset()
         for point in self._points:
             self._store(point, _initial(point))
 
+    def sum_of(self, parts: list[SimulatedDevice], points: list[str]) -> None:
+        """Make ``points`` this device's own value plus those of ``parts`` (a main meter).
+
+        A main meter counts its sub-meters' energy and power with the rest of what it feeds
+        (its own simulated value, the remainder): each refresh refreshes ``parts`` at the
+        same time first.
+
+        Raises:
+            KeyError: a point is not a numeric point of this device or of a part, or has no
+                ``sim`` on this device.
+        """
+        for name in points:
+            for memory in (self, *parts):
+                point = memory.profile.point(name)
+                if point.table is None or point.type in _NOT_ADDITIVE or point.enum:
+                    raise KeyError(f"{name} of {memory.profile.name} cannot be summed")
+            if self.profile.point(name).sim is None:
+                raise KeyError(f"{name} of {self.profile.name} has no sim: no remainder")
+        self._parts, self._summed = list(parts), frozenset(points)
+        self._updated_at = -math.inf
+
     def refresh(self, now: float) -> None:
         """Recompute moving points for time ``now`` (epoch seconds) unless done within a tick."""
+        for part in self._parts:
+            part.refresh(now)
         if now - self._updated_at < TICK_S:
             return
         self._updated_at = now
@@ -72,6 +97,8 @@ class DeviceMemory:
             if point.type is PointType.STRING or (discrete and sim.shape != "office"):
                 continue
             value = sim_value(sim, now, self._started_at, self._phase, self._rng, self.utc_offset_h)
+            if point.name in self._summed:
+                value += sum(float(part.values[point.name]) for part in self._parts)
             self._store(point, round(value) if discrete else value)
 
     def set_point(self, name: str, value: Value) -> None:
@@ -216,6 +243,8 @@ def _initial(point: Point) -> Value:
         return int(sim.base) if sim else 0
     return sim.base if sim else point.offset
 
+
+_NOT_ADDITIVE = (PointType.BOOL, PointType.BITFIELD, PointType.STRING)
 
 _RANGES = {
     PointType.INT16: (-(2**15), 2**15 - 1),

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from devices.profile import Simulation
+from devices.profile import Profile, Simulation
 from facmon.types import Value
 
 FaultMode = Literal["normal", "hang", "garbage", "exception", "slow"]
@@ -53,6 +53,20 @@ class SimulatedDevice(Protocol):
 
     behaviour: Behaviour
     """How it answers."""
+    profile: Profile
+    """What it is."""
+    values: dict[str, Value]
+    """The engineering value it serves for each point, now."""
+
+    def refresh(self, now: float) -> None:
+        """Move its values to time ``now`` (epoch seconds)."""
+
+    def sum_of(self, parts: list[SimulatedDevice], points: list[str]) -> None:
+        """Make ``points`` its own value plus those of ``parts`` (a main meter's).
+
+        Raises:
+            KeyError: a point cannot be summed on it or on a part.
+        """
 
     def set_point(self, name: str, value: Value) -> None:
         """Set a point's (or a flag's) value and hold it there.

@@ -48,6 +48,7 @@ class Simulator:
 
     Raises:
         devices.library.ProfileError: a device names a missing or invalid profile.
+        KeyError: a point of ``sums`` cannot be summed on one of its devices.
     """
 
     def __init__(self, config: SimConfig, clock: Callable[[], float] = time.time) -> None:
@@ -61,6 +62,10 @@ class Simulator:
             for device_id, device in endpoint.by_id.items()
         }
         """The field-protocol devices (served on an endpoint), by device id."""
+        for total in config.sums:
+            self.modbus[total.device].sum_of(
+                [self.modbus[part] for part in total.parts], total.points
+            )
         self.mqtt = {
             d.id: MqttDeviceSim(
                 d,

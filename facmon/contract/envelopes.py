@@ -215,6 +215,18 @@ class UsageEnvelope(Envelope):
     observed_s: Annotated[float, Field(strict=True, ge=0, le=86_400 * 2)]
 
 
+class MetersEnvelope(Envelope):
+    """A site's metering trees as the registry says, published by the API (retained).
+
+    Each bound device whose asset is a sub-meter, and the asset id of the meter upstream
+    of it; a device not listed is no sub-meter. A newer message replaces the whole map.
+    """
+
+    kind: ClassVar[TopicKind] = TopicKind.METERS
+    ts: EpochMs
+    sub_meters: Annotated[dict[Slug, Slug], Field(max_length=20_000)]
+
+
 class DeadLetterEnvelope(Envelope):
     """What a consumer could not accept, with the reason and the raw payload (base64)."""
 
@@ -238,6 +250,7 @@ ENVELOPES: Mapping[TopicKind, type[Envelope]] = {
         CommandResultEnvelope,
         AlertEnvelope,
         UsageEnvelope,
+        MetersEnvelope,
         DeadLetterEnvelope,
     )
 }

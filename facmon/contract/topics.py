@@ -48,12 +48,13 @@ class TopicKind(StrEnum):
     CMD_RESULT = "cmd/result"
     ALERTS = "alerts"
     USAGE = "usage"
+    METERS = "meters"
     DEADLETTER = "deadletter"
 
 
 _DEVICE_KINDS = {TopicKind.DATA, TopicKind.EVENT, TopicKind.STATE, TopicKind.CMD}
 _RETAINED = {TopicKind.STATUS, TopicKind.STATE}
-_SITE_KINDS = {TopicKind.ALERTS, TopicKind.USAGE}
+_SITE_KINDS = {TopicKind.ALERTS, TopicKind.USAGE, TopicKind.METERS}
 """Kinds published by the API for a whole site: ``{p}/v1/{kind}/{site}``."""
 
 
@@ -63,7 +64,7 @@ class Topic:
 
     Which identifiers are required depends on ``kind``: ``status`` needs site and gateway;
     ``data``, ``event``, ``state``, ``cmd`` and ``cmd/result`` need site, gateway and device;
-    ``alerts`` and ``usage`` need the site; ``deadletter`` needs none.
+    ``alerts``, ``usage`` and ``meters`` need the site; ``deadletter`` needs none.
 
     Raises:
         TopicError: an identifier is missing, superfluous or not a slug.
@@ -121,7 +122,7 @@ class Topic:
         match parts:
             case ["deadletter"]:
                 return cls(TopicKind.DEADLETTER, prefix=prefix)
-            case [("alerts" | "usage") as kind, site]:
+            case [("alerts" | "usage" | "meters") as kind, site]:
                 return cls(TopicKind(kind), site=site, prefix=prefix)
             case [site, gateway, "status"]:
                 return cls(TopicKind.STATUS, site=site, gateway=gateway, prefix=prefix)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from dashboards.catalog import models
+from dashboards.influxql import MAIN_METERS
 from dashboards.queries import Query, queries
 
 MODELS = {model["uid"]: model for model in models()}
@@ -98,3 +99,14 @@ def test_panels_in_collapsed_rows_and_older_layouts_are_found() -> None:
 def test_a_query_without_influxql_text_is_an_error(dashboard: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="no InfluxQL query text"):
         queries(dashboard)
+
+
+def test_every_total_over_meters_counts_only_main_meters() -> None:
+    totals = [
+        q
+        for model in MODELS.values()
+        for q in queries(model)
+        if '"power_meter"' in q.text and "sum(" in q.text
+    ]
+    assert len(totals) >= 7
+    assert [(q.dashboard, q.panel) for q in totals if MAIN_METERS not in q.text] == []

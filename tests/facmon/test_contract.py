@@ -43,9 +43,10 @@ def topics(draw: st.DrawFn) -> Topic:
     site = gateway = device = None
     if kind is not TopicKind.DEADLETTER:
         site = draw(slugs)
-    if kind not in {TopicKind.DEADLETTER, TopicKind.ALERTS, TopicKind.USAGE}:
+    site_kinds = {TopicKind.DEADLETTER, TopicKind.ALERTS, TopicKind.USAGE, TopicKind.METERS}
+    if kind not in site_kinds:
         gateway = draw(slugs)
-    if kind not in {TopicKind.DEADLETTER, TopicKind.ALERTS, TopicKind.USAGE, TopicKind.STATUS}:
+    if kind not in {*site_kinds, TopicKind.STATUS}:
         device = draw(slugs)
     return Topic(kind, site, gateway, device, prefix)
 

@@ -185,6 +185,7 @@ def test_each_service_reads_and_writes_only_what_it_needs(clients: dict[str, Cli
     assert other.publish("facmon/v1/hq/gw-b/ups-9/data") < 0x80
     assert api.publish("facmon/v1/alerts/hq") < 0x80
     assert api.publish("facmon/v1/usage/hq") < 0x80
+    assert api.publish("facmon/v1/meters/hq") < 0x80
     assert api.publish("facmon/v1/hq/gw-a/ups-1/data") == NOT_AUTHORIZED
     assert collector.publish("facmon/v1/deadletter") < 0x80
     assert collector.publish("facmon/v1/hq/gw-a/ups-1/data") == NOT_AUTHORIZED

@@ -377,3 +377,56 @@ def test_memory_stays_bounded_while_a_backlog_drains(
     # Mosquitto 2.0 was seen handing a client draining a backlog far more than its Receive
     # Maximum: the collector stops reading from the socket to stay within it regardless.
     assert 0 < max(samples) <= limit, samples
+
+
+@pytest.mark.parametrize("share_group", [None, "meters"])
+def test_a_sub_meters_readings_are_tagged_with_the_meter_upstream_of_it(
+    tmp_path: Path,
+    mosquitto: MosquittoServer,
+    influxdb: InfluxDBServer,
+    influx_db: str,
+    share_group: str | None,
+) -> None:
+    mosquitto.start()
+    site = f"s{uuid.uuid4().hex[:6]}"  # its own site: another test's retained trees are not seen
+    publisher = mqtt.Client(CallbackAPIVersion.VERSION2)
+    publisher.connect("127.0.0.1", mosquitto.port)
+    publisher.loop_start()
+    try:
+        trees = {"ts": 1_700_000_000_000, "sub_meters": {"pm-hvac": "pm-main"}}
+        publisher.publish(
+            f"facmon/v1/meters/{site}", orjson.dumps(trees), qos=1, retain=True
+        ).wait_for_publish(10)
+        extra = {"share_group": f"{share_group}{site}"} if share_group else {}
+        collector = start_collector(
+            tmp_path, mosquitto, influxdb, influx_db, id="c-m", batch_max_delay_s=0.05, **extra
+        )
+        time.sleep(0.5)  # the retained trees come first on subscribing
+        for seq, device in enumerate(["pm-main", "pm-hvac"], start=1):
+            reading = {
+                "ts": 1_700_000_000_000 + seq,
+                "seq": seq,
+                "measurement": "power_meter",
+                "values": {"import_energy_kwh": 100.0 * seq},
+            }
+            publisher.publish(
+                f"facmon/v1/{site}/gw-1/{device}/data", orjson.dumps(reading), qos=1
+            ).wait_for_publish(10)
+    finally:
+        publisher.publish(f"facmon/v1/meters/{site}", b"", qos=1, retain=True).wait_for_publish(10)
+        publisher.loop_stop()
+        publisher.disconnect()
+
+    def tagged() -> dict[str, str] | None:
+        result = influxdb.query(
+            'SELECT last("import_energy_kwh") FROM "power_meter" GROUP BY "device", "meter_parent"',
+            db=influx_db,
+            check=False,
+        )
+        series = result["results"][0].get("series") or []
+        found = {s["tags"]["device"]: s["tags"]["meter_parent"] for s in series}
+        return found if len(found) == 2 else None
+
+    found = wait_for(tagged, 30, "both meters' readings in InfluxDB", [collector])
+    assert found == {"pm-main": "", "pm-hvac": "pm-main"}
+    assert collector.stop() == 0

@@ -61,7 +61,10 @@ MODBUS = [  # device, profile, room, asset category
     ("ac-1", "office-ac", "o1", "air-conditioner"),
     ("light-1", "lighting-controller", "o1", "lighting"),
     ("th-9", "th-sensor", "o1", "environment"),  # hangs: offline from the start
+    ("pm-3", "power-meter-3ph", "r1", "meter"),  # a sub-meter of pm-1
 ]
+SUB_METERS = {"pm-3": "pm-1-a"}
+"""Each sub-meter's device and the asset of the meter upstream of it, in the registry."""
 MQTT = [
     ("car-1", "vehicle-tracker", "g1", "vehicle"),
     ("car-2", "vehicle-tracker", "g1", "vehicle"),
@@ -119,7 +122,8 @@ def estate() -> list[tuple[str, dict[str, Any]]]:
         made.append(("rooms", {"id": room, "floor_id": floor, "name": name, "kind": kind}))
     for device, _, room, category in MODBUS + MQTT:
         asset = f"{device}-a"
-        made.append(("assets", {"id": asset, "name": asset, "category": category, "room_id": room}))
+        entry = {"id": asset, "name": asset, "category": category, "room_id": room}
+        made.append(("assets", {**entry, "meter_parent": SUB_METERS.get(device)}))
         binding = {"asset_id": asset, "device": device, "effective_from": "2020-01-01T00:00:00Z"}
         made.append(("bindings", binding))
     return made
@@ -437,3 +441,48 @@ def test_every_dashboard_query_returns_data_from_the_pipeline(
     # The place tags came through: the building variable lists both buildings.
     building = grafana.run('SHOW TAG VALUES FROM "ups", "vehicle" WITH KEY = "building"')
     assert sorted({row[1] for s in building for row in s["values"]}) == ["b1", "b2"]
+    # The registry's metering tree came through the API and the collector as a tag.
+    parents = grafana.run(
+        'SELECT last("import_energy_kwh") FROM "power_meter" WHERE "meter_parent" != \'\' '
+        'GROUP BY "device", "meter_parent"'
+    )
+    assert {s["tags"]["device"]: s["tags"]["meter_parent"] for s in parents} == SUB_METERS
+
+
+ENERGY_TOTALS = [  # dashboard, panel: each a total over a place's meters
+    ("facmon-energy", "Energy in the time range"),
+    ("facmon-energy", "Energy per building"),
+    ("facmon-energy", "Daily energy per building"),
+    ("facmon-site-overview", "Energy today"),
+]
+
+
+def test_energy_totals_count_a_main_meter_and_not_its_sub_meters(
+    influxdb: InfluxDBServer, influx_db: str
+) -> None:
+    # b1's main meter counts 100 kWh; its sub-meters (hvac under main, 201 under hvac) are
+    # part of that count, 60 and 40 of it. The collector tags a sub-meter's rows.
+    moment = datetime.now(ZONE)
+    now = int(moment.timestamp() * 1000)
+    midnight = int(moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
+    first = max(now - 600_000, midnight + 1)  # both readings today: "Energy today" sees both
+    meters = {"pm-main": ("", 100), "pm-hvac": ("pm-main", 60), "pm-201": ("pm-hvac", 40)}
+    lines = []
+    for device, (parent, kwh) in meters.items():
+        tags = f"site=hq,building=b1,device={device}" + (
+            f",meter_parent={parent}" if parent else ""
+        )
+        for n, at in enumerate((first, now)):
+            lines.append(f"power_meter,{tags} import_energy_kwh={1000 + n * kwh} {at}")
+    influxdb.write(lines, db=influx_db)
+    grafana = Grafana(influxdb, influx_db)
+    dashboards = {
+        d["uid"]: d for d in (json.loads(p.read_text()) for p in sorted(GENERATED.glob("*.json")))
+    }
+    for uid, title in ENERGY_TOTALS:
+        dashboard = dashboards[uid]
+        (query,) = [q for q in queries(dashboard) if q.kind == "panel" and q.panel == title]
+        window = grafana.window(dashboard, panels(dashboard)[title])
+        series = grafana.run(grafana.expand(query.text, {"site": ".*", "building": ".*"}, window))
+        total = sum(row[-1] or 0 for s in series for row in s.get("values", []))
+        assert total == pytest.approx(100), f"{uid} / {title}: {total} kWh, not 100"

@@ -149,6 +149,61 @@ async def test_duplicates_and_nulls_are_refused(
     assert null.status_code == 422
 
 
+async def test_a_meter_tree_takes_only_meters_and_no_cycle(client: Client) -> None:
+    http, admin = client.http, client.headers["admin"]
+    for asset in [
+        {"id": "pm-main", "name": "Main", "category": "meter"},
+        {"id": "pm-hvac", "name": "HVAC", "category": "meter", "meter_parent": "pm-main"},
+        {"id": "pm-201", "name": "201", "category": "meter", "meter_parent": "pm-hvac"},
+        {"id": "ups-1", "name": "UPS", "category": "ups"},
+    ]:
+        response = await http.post("/api/v1/assets", json=asset, headers=admin)
+        assert response.status_code == 201, response.text
+    assert response.json()["meter_parent"] is None
+    refused = {
+        "/api/v1/assets/pm-main": ({"meter_parent": "pm-201"}, "makes a cycle"),
+        "/api/v1/assets/pm-201": ({"meter_parent": "ups-1"}, "'ups-1' is a 'ups', not a"),
+        "/api/v1/assets/ups-1": ({"meter_parent": "pm-main"}, "only a 'meter' has a meter"),
+        "/api/v1/assets/pm-hvac": ({"category": "ups"}, "'pm-hvac' is upstream of pm-201"),
+    }
+    for path, (body, problem) in refused.items():
+        response = await http.patch(path, json=body, headers=admin)
+        assert response.status_code == 422, response.text
+        (error,) = response.json()["detail"]
+        assert error["loc"] == ["body", "meter_parent"]
+        assert problem in error["msg"]
+    orphan = {"id": "pm-x", "name": "X", "category": "meter", "meter_parent": "pm-gone"}
+    response = await http.post("/api/v1/assets", json=orphan, headers=admin)
+    assert response.status_code == 422, response.text
+    moved = await http.patch(
+        "/api/v1/assets/pm-201", json={"meter_parent": "pm-main"}, headers=admin
+    )
+    assert moved.status_code == 200, moved.text
+    assert (await http.get("/api/v1/assets/pm-201", headers=admin)).json()["asset"][
+        "meter_parent"
+    ] == "pm-main"
+    csv_type = {**admin, "Content-Type": "text/csv"}
+    looped = "id,name,category,meter_parent\npm-a,A,meter,pm-b\npm-b,B,meter,pm-a\n"
+    report = await http.post("/api/v1/assets/import", content=looped, headers=csv_type)
+    assert report.status_code == 422, report.text
+    assert {(e["row"], e["column"]) for e in report.json()["errors"]} == {
+        (2, "meter_parent"),
+        (3, "meter_parent"),
+    }
+    # A sub-meter before its main meter in the file: the main meter is stored first.
+    tree = "id,name,category,meter_parent\npm-c,C,meter,pm-d\npm-d,D,meter,pm-main\n"
+    report = await http.post("/api/v1/assets/import?dry_run=false", content=tree, headers=csv_type)
+    assert report.status_code == 200, report.text
+    assert (await http.delete("/api/v1/assets/pm-201", headers=admin)).status_code == 204
+    assert (await http.delete("/api/v1/assets/pm-hvac", headers=admin)).status_code == 204
+    assert (await http.delete("/api/v1/assets/pm-main", headers=admin)).status_code == 204
+    # Its sub-meter is a main meter now; the one below that keeps its parent.
+    file = (await http.get("/api/v1/assets/pm-d", headers=admin)).json()
+    assert file["asset"]["meter_parent"] is None
+    file = (await http.get("/api/v1/assets/pm-c", headers=admin)).json()
+    assert file["asset"]["meter_parent"] == "pm-d"
+
+
 async def test_every_endpoint_lets_in_exactly_the_roles_it_should(
     client: Client,
 ) -> None:

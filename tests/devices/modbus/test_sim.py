@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import struct
 
+import pytest
+
 from devices.library import resolve_profile
 from devices.modbus.answer import answer
 from devices.modbus.codec import ByteOrder, PointType, decode
 from devices.modbus.memory import DeviceMemory
 from devices.modbus.tables import Table
+from devices.sim.model import SimConfig
 
 
 def memory() -> DeviceMemory:
@@ -89,3 +92,48 @@ def test_undoing_a_set_restores_points_dynamics_do_not_move() -> None:
     m.refresh(30.0)
     assert m.values["alarm_word"] == 0
     assert 215 < float(m.values["input_voltage"]) < 245  # moving again
+
+
+def test_a_main_meter_counts_its_sub_meters_and_its_own_remainder_at_one_instant() -> None:
+    meter = resolve_profile("power-meter-3ph")
+    hvac, office = DeviceMemory(meter, seed=1), DeviceMemory(meter, seed=2)
+    main, alone = DeviceMemory(meter, seed=3), DeviceMemory(meter, seed=3)  # alone: no parts
+    summed = ["import_energy_kwh", "active_power_kw"]
+    main.sum_of([hvac, office], summed)
+    for now in (1000.0, 4600.0, 90_000.0):
+        main.refresh(now)
+        alone.refresh(now)
+        for name in summed:
+            parts = float(hvac.values[name]) + float(office.values[name])
+            assert float(main.values[name]) == pytest.approx(
+                parts + float(alone.values[name]), rel=1e-6
+            ), name
+    assert hvac.values["import_energy_kwh"] != main.values["import_energy_kwh"]
+    with pytest.raises(KeyError, match="cannot be summed"):
+        main.sum_of([hvac], ["meter_model"])
+
+
+def test_a_sum_names_served_devices_each_part_once_and_no_cycle() -> None:
+    devices = [{"id": d, "profile": "power-meter-3ph", "unit": n + 1} for n, d in enumerate("abc")]
+    base = {"endpoints": [{"port": 0, "devices": devices}]}
+    points = ["import_energy_kwh"]
+    SimConfig.model_validate({**base, "sums": [{"device": "a", "parts": ["b"], "points": points}]})
+    for sums, problem in [
+        ([{"device": "a", "parts": ["zz"], "points": points}], "no simulated field device 'zz'"),
+        (
+            [
+                {"device": "a", "parts": ["b"], "points": points},
+                {"device": "c", "parts": ["b"], "points": points},
+            ],
+            "'b' is a part of 'a' already",
+        ),
+        (
+            [
+                {"device": "a", "parts": ["b"], "points": points},
+                {"device": "b", "parts": ["a"], "points": points},
+            ],
+            "sums into itself",
+        ),
+    ]:
+        with pytest.raises(ValueError, match=problem):
+            SimConfig.model_validate({**base, "sums": sums})

@@ -77,6 +77,7 @@ GOOD_ENVELOPES: dict[TopicKind, dict[str, Any]] = {
         "in_use_s": 3_600.0,
         "observed_s": 7_200.0,
     },
+    TopicKind.METERS: {"ts": TS, "sub_meters": {"pm-hvac": "pm-main", "pm-201": "pm-main"}},
     TopicKind.DEADLETTER: {
         "ts": TS,
         "source": "collector-1",
@@ -139,6 +140,7 @@ GOOD_TOPICS = [
     "facmon/v1/hq/gw-1/ups-1/cmd/result",
     "facmon/v1/alerts/hq",
     "facmon/v1/usage/hq",
+    "facmon/v1/meters/hq",
     "facmon/v1/deadletter",
 ]
 hostile_segments = st.one_of(
